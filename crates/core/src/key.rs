@@ -8,9 +8,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::CoreError;
 use crate::params::{Delta, Gamma, Scheme, Seeding, SeedingKind, WatermarkConfig};
 use crate::prf::Prf;
-use crate::CoreError;
 
 /// Key file format name.
 pub const KEY_FORMAT: &str = "tracemark-key";
@@ -169,9 +169,10 @@ enum SchemeSpec {
 impl From<Scheme> for SchemeSpec {
     fn from(scheme: Scheme) -> Self {
         match scheme {
-            Scheme::Kgw { gamma, delta } => {
-                SchemeSpec::Kgw { gamma: gamma.nominal(), delta: f64::from(delta.get()) }
-            }
+            Scheme::Kgw { gamma, delta } => SchemeSpec::Kgw {
+                gamma: gamma.nominal(),
+                delta: f64::from(delta.get()),
+            },
             Scheme::Gumbel => SchemeSpec::Gumbel,
         }
     }
@@ -180,9 +181,10 @@ impl From<Scheme> for SchemeSpec {
 impl SchemeSpec {
     fn validate(&self) -> Result<Scheme, CoreError> {
         Ok(match *self {
-            SchemeSpec::Kgw { gamma, delta } => {
-                Scheme::Kgw { gamma: Gamma::new(gamma)?, delta: Delta::new(delta)? }
-            }
+            SchemeSpec::Kgw { gamma, delta } => Scheme::Kgw {
+                gamma: Gamma::new(gamma)?,
+                delta: Delta::new(delta)?,
+            },
             SchemeSpec::Gumbel => Scheme::Gumbel,
         })
     }

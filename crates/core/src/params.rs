@@ -41,7 +41,10 @@ impl Gamma {
                 "gamma {gamma} is too close to 0 or 1 for a 32-bit threshold"
             )));
         }
-        Ok(Self { nominal: gamma, threshold: scaled as u32 })
+        Ok(Self {
+            nominal: gamma,
+            threshold: scaled as u32,
+        })
     }
 
     /// The value the user asked for.
@@ -151,7 +154,10 @@ impl Seeding {
                 "minhash seeding needs a context width of at least 1".into(),
             ));
         }
-        Ok(Self { kind, context: ContextWidth::new(h)? })
+        Ok(Self {
+            kind,
+            context: ContextWidth::new(h)?,
+        })
     }
 
     /// h: tokens before a position that the PRF reads; the first h tokens of a text are never scored.
@@ -209,7 +215,11 @@ impl WatermarkConfig {
             }
             Scheme::Gumbel => "gumbel".to_string(),
         };
-        format!("{scheme} {}(h={})", self.seeding.kind.name(), self.seeding.lookback())
+        format!(
+            "{scheme} {}(h={})",
+            self.seeding.kind.name(),
+            self.seeding.lookback()
+        )
     }
 }
 

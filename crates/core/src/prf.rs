@@ -24,7 +24,8 @@
 //! The MinHash rank of a token is word `token` of the stream with seeding tag 4 and n = 0.
 
 use hmac::{Hmac, KeyInit, Mac};
-use rand_chacha::ChaCha20Rng;
+use rand_chacha::{ChaCha20Core, ChaCha20Rng};
+use rand_core::block::Generator;
 use rand_core::{Rng, SeedableRng};
 use sha2::Sha256;
 
@@ -48,7 +49,9 @@ pub struct Prf {
 impl Prf {
     /// Keys the PRF.
     pub fn new(secret: &[u8; 32]) -> Self {
-        Self { mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length") }
+        Self {
+            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length"),
+        }
     }
 
     /// The seed for one context; see the module docs for the message layout.
@@ -90,9 +93,18 @@ impl Seed {
 
     /// The PRF words of tokens `0..out.len()` in one sequential pass.
     pub fn fill(&self, out: &mut [u32]) {
-        let mut rng = ChaCha20Rng::from_seed(self.0);
-        for w in out.iter_mut() {
-            *w = rng.next_u32();
+        // The block core writes four keystream blocks (64 words, in order) straight into `out`,
+        // the words `ChaCha20Rng::next_u32` would return, without its per-word bookkeeping.
+        let mut core = ChaCha20Core::from_seed(self.0);
+        let mut chunks = out.chunks_exact_mut(64);
+        for chunk in &mut chunks {
+            core.generate(chunk.try_into().expect("64 words"));
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let mut words = [0u32; 64];
+            core.generate(&mut words);
+            rest.copy_from_slice(&words[..rest.len()]);
         }
     }
 
@@ -156,9 +168,20 @@ mod tests {
     #[test]
     fn uniform_transforms_are_exact_at_the_ends() {
         assert!(uniform(0) > 0.0 && uniform(u32::MAX) < 1.0);
-        for w in [0, 1, 1 << 20, (1 << 31) - 1, 1 << 31, u32::MAX - 5, u32::MAX] {
+        for w in [
+            0,
+            1,
+            1 << 20,
+            (1 << 31) - 1,
+            1 << 31,
+            u32::MAX - 5,
+            u32::MAX,
+        ] {
             let u = uniform(w);
-            assert!((ln_uniform(w) - u.ln()).abs() <= 1e-14 * u.ln().abs().max(1e-9), "{w}");
+            assert!(
+                (ln_uniform(w) - u.ln()).abs() <= 1e-14 * u.ln().abs().max(1e-9),
+                "{w}"
+            );
             let s = -(-u).ln_1p();
             assert!((gumbel_score(w) - s).abs() <= 1e-13 * s, "{w}");
         }

@@ -35,7 +35,9 @@ pub struct Watermark {
 
 impl std::fmt::Debug for Watermark {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watermark").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Watermark")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -46,7 +48,11 @@ impl Watermark {
         let config = *key.config();
         let h = config.seeding.lookback() as u8;
         let rank_seed = prf.seed(config.scheme.tag(), RANK_TAG, h, &[]);
-        Self { prf, config, rank_seed }
+        Self {
+            prf,
+            config,
+            rank_seed,
+        }
     }
 
     /// The public configuration.
@@ -113,7 +119,12 @@ impl Watermark {
 
     fn seed(&self, ids: &[TokenId]) -> Seed {
         let h = self.lookback() as u8;
-        self.prf.seed(self.config.scheme.tag(), self.config.seeding.kind.tag(), h, ids)
+        self.prf.seed(
+            self.config.scheme.tag(),
+            self.config.seeding.kind.tag(),
+            h,
+            ids,
+        )
     }
 }
 
@@ -124,7 +135,10 @@ mod tests {
 
     fn watermark(kind: SeedingKind, h: usize) -> Watermark {
         let config = WatermarkConfig {
-            scheme: Scheme::Kgw { gamma: Gamma::new(0.25).unwrap(), delta: Delta::new(2.0).unwrap() },
+            scheme: Scheme::Kgw {
+                gamma: Gamma::new(0.25).unwrap(),
+                delta: Delta::new(2.0).unwrap(),
+            },
             seeding: Seeding::new(kind, h).unwrap(),
         };
         Watermark::new(&Key::from_secret([9; 32], config))
@@ -150,7 +164,9 @@ mod tests {
     fn green_rate_is_gamma_over_many_tuples() {
         let w = watermark(SeedingKind::LeftHash, 1);
         let n = 40_000u32;
-        let green = (0..n).filter(|&t| w.score(&[t], t.wrapping_mul(7919) % 49_152) == TokenScore::Green(true)).count();
+        let green = (0..n)
+            .filter(|&t| w.score(&[t], t.wrapping_mul(7919) % 49_152) == TokenScore::Green(true))
+            .count();
         let rate = green as f64 / f64::from(n);
         // sd = sqrt(0.25 * 0.75 / 40000) ≈ 0.0022; 5 sd.
         assert!((rate - 0.25).abs() < 0.011, "{rate}");

@@ -1,0 +1,128 @@
+//! Command-line arguments (clap). Parsing only: validation happens in the libraries.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// LLM output watermarking and provenance: keys, embedding, exact detection.
+#[derive(Debug, Parser)]
+#[command(name = "tracemark", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a secret watermark key (JSON, mode 0600).
+    Keygen(KeygenArgs),
+    /// Show a key's public id and parameters (never the secret).
+    KeyInfo(KeyInfoArgs),
+    /// Test text for the watermark of a key: exact p-values per document.
+    Detect(DetectArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemeArg {
+    /// Kirchenbauer et al.: green-list logit bias.
+    Kgw,
+    /// Aaronson / Gumbel-max sampling: distortion-free.
+    Gumbel,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SeedingArg {
+    /// The last h tokens (h = 0: one fixed list, Unigram).
+    Lefthash,
+    /// The minimum-rank token among the last h: robust to reordering.
+    Minhash,
+    /// The last h tokens plus the candidate itself.
+    Selfhash,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key file.
+    #[arg(long, value_name = "KEY")]
+    pub out: PathBuf,
+    /// Watermark scheme.
+    #[arg(long, value_enum, default_value = "kgw")]
+    pub scheme: SchemeArg,
+    /// How the context seeds the PRF.
+    #[arg(long, value_enum, default_value = "selfhash")]
+    pub seeding: SeedingArg,
+    /// Context width h: preceding tokens that seed the PRF [default: 3 selfhash, 1 lefthash, 4 minhash].
+    #[arg(long, value_name = "H")]
+    pub context: Option<usize>,
+    /// KGW green fraction γ [default: 0.25].
+    #[arg(long, value_name = "G")]
+    pub gamma: Option<f64>,
+    /// KGW logit bias δ [default: 2.0].
+    #[arg(long, value_name = "D")]
+    pub delta: Option<f64>,
+    /// Replace an existing key file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyInfoArgs {
+    /// The key file.
+    pub key: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// JSONL if the name ends in .jsonl or the first line is a JSON object, else plain text.
+    Auto,
+    /// The whole input is one document.
+    Text,
+    /// One JSON object per line with a "text" or "response" field.
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The key file.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// tokenizer.json or GGUF model whose tokenizer generated the text [default: the bundled SmolLM2 tokenizer].
+    #[arg(long, value_name = "TOKENIZER")]
+    pub tokenizer: Option<PathBuf>,
+    /// Input files; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<String>,
+    /// Prompt text: tuples whose context window occurs in it are not scored.
+    #[arg(long, value_name = "FILE")]
+    pub prompt: Option<PathBuf>,
+    /// Also scan windows for a watermarked passage inside other text (Bonferroni-corrected).
+    #[arg(long)]
+    pub window: bool,
+    /// Smallest window of the scan, in scored tuples.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub min_window: usize,
+    /// Colour green and red tokens in the terminal.
+    #[arg(long)]
+    pub highlight: bool,
+    /// Print one JSON object per document (and one for the aggregate).
+    #[arg(long)]
+    pub json: bool,
+    /// Count repeated (context, token) tuples every time. Makes the p-value invalid; for paper reproductions only.
+    #[arg(long)]
+    pub no_dedup: bool,
+    /// Significance level of the verdict.
+    #[arg(long, value_name = "A", default_value_t = 1e-4)]
+    pub alpha: f64,
+    /// Input format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Largest accepted input, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = tracemark_io::DEFAULT_MAX_INPUT_BYTES)]
+    pub max_bytes: u64,
+}

@@ -1,0 +1,137 @@
+//! Checks that p-values behave as p-values: uniformity (Kolmogorov–Smirnov) and empirical
+//! false-positive rates with exact binomial confidence bounds.
+//!
+//! Used by the test suite (p-values of many random keys on fixed text must be uniform) and by
+//! the random-key controls of radioactivity verdicts.
+
+use serde::Serialize;
+use statrs::distribution::{Beta, ContinuousCDF};
+
+/// One-sample KS test of p-values against Uniform(0, 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KsTest {
+    /// Sample size.
+    pub n: usize,
+    /// sup |F_n(t) − t|.
+    pub d: f64,
+    /// Asymptotic p-value of D (Kolmogorov distribution with Stephens' small-sample correction).
+    pub p_value: f64,
+}
+
+/// KS test of `p_values` against the uniform distribution. An empty sample gives p = 1.
+pub fn ks_uniform(p_values: &[f64]) -> KsTest {
+    let n = p_values.len();
+    if n == 0 {
+        return KsTest {
+            n,
+            d: 0.0,
+            p_value: 1.0,
+        };
+    }
+    let mut sorted = p_values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let nf = n as f64;
+    let d = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = x.clamp(0.0, 1.0);
+            ((i + 1) as f64 / nf - x).max(x - i as f64 / nf)
+        })
+        .fold(0.0, f64::max);
+    let sqrt_n = nf.sqrt();
+    let lambda = (sqrt_n + 0.12 + 0.11 / sqrt_n) * d;
+    KsTest {
+        n,
+        d,
+        p_value: kolmogorov_sf(lambda),
+    }
+}
+
+/// P(K > λ) for the Kolmogorov distribution: 2 Σ_{k≥1} (−1)^{k−1} exp(−2k²λ²).
+fn kolmogorov_sf(lambda: f64) -> f64 {
+    if lambda < 0.2 {
+        return 1.0;
+    }
+    let mut sum = 0.0;
+    for k in 1..=100 {
+        let kf = f64::from(k);
+        let term = (-2.0 * kf * kf * lambda * lambda).exp();
+        sum += if k % 2 == 1 { term } else { -term };
+        if term < 1e-16 {
+            break;
+        }
+    }
+    (2.0 * sum).clamp(0.0, 1.0)
+}
+
+/// Empirical false-positive rate at a nominal level, with an exact (Clopper–Pearson) interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FprEstimate {
+    /// Nominal level α.
+    pub nominal: f64,
+    /// Trials.
+    pub trials: usize,
+    /// Trials with p ≤ α.
+    pub rejections: usize,
+    /// rejections / trials.
+    pub rate: f64,
+    /// 95% lower confidence bound.
+    pub lower: f64,
+    /// 95% upper confidence bound.
+    pub upper: f64,
+}
+
+/// The fraction of `p_values` at or below `alpha`, with a 95% Clopper–Pearson interval.
+pub fn empirical_fpr(p_values: &[f64], alpha: f64) -> FprEstimate {
+    let trials = p_values.len();
+    let rejections = p_values.iter().filter(|&&p| p <= alpha).count();
+    let (k, n) = (rejections as f64, trials as f64);
+    let lower = if rejections == 0 {
+        0.0
+    } else {
+        Beta::new(k, n - k + 1.0).map_or(0.0, |b| b.inverse_cdf(0.025))
+    };
+    let upper = if rejections == trials {
+        1.0
+    } else {
+        Beta::new(k + 1.0, n - k).map_or(1.0, |b| b.inverse_cdf(0.975))
+    };
+    FprEstimate {
+        nominal: alpha,
+        trials,
+        rejections,
+        rate: if trials == 0 { 0.0 } else { k / n },
+        lower,
+        upper,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ks_accepts_a_uniform_grid_and_rejects_a_skewed_one() {
+        let uniform: Vec<f64> = (0..1000).map(|i| (f64::from(i) + 0.5) / 1000.0).collect();
+        assert!(ks_uniform(&uniform).p_value > 0.99);
+        let skewed: Vec<f64> = uniform.iter().map(|p| p * p).collect();
+        let t = ks_uniform(&skewed);
+        assert!(t.p_value < 1e-6 && t.d > 0.2, "{t:?}");
+    }
+
+    #[test]
+    fn kolmogorov_matches_known_quantiles() {
+        // Critical values: P(K > 1.3581) = 0.05, P(K > 1.6276) = 0.01.
+        assert!((kolmogorov_sf(1.3581) - 0.05).abs() < 1e-4);
+        assert!((kolmogorov_sf(1.6276) - 0.01).abs() < 1e-4);
+    }
+
+    #[test]
+    fn fpr_interval_contains_the_rate() {
+        let ps: Vec<f64> = (0..1000).map(|i| f64::from(i) / 1000.0).collect();
+        let e = empirical_fpr(&ps, 0.01);
+        assert_eq!(e.rejections, 11);
+        assert!(e.lower < e.rate && e.rate < e.upper && e.upper < 0.02);
+    }
+}

@@ -1,0 +1,285 @@
+//! Scoring token sequences: which (context, token) tuples count, and what each scores.
+
+use rustc_hash::FxHashSet;
+use serde::Serialize;
+use tracemark_core::{TokenId, TokenScore, Watermark};
+
+/// Why a token was not scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// One of the first h tokens: its context is not in the text.
+    Prefix,
+    /// Its (context, token) tuple was already scored; counting it again would break independence.
+    Duplicate,
+    /// Its context window occurs in the prompt, so a watermark there may come from the prompt.
+    PromptWindow,
+    /// Supervised filtering: its context window is not among the allowed windows.
+    NotInFilter,
+}
+
+/// The outcome for one token of a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    /// Scored, with the scheme's score.
+    Scored(#[serde(serialize_with = "ser_score")] TokenScore),
+    /// Not scored, and why.
+    Skipped(SkipReason),
+}
+
+fn ser_score<S: serde::Serializer>(score: &TokenScore, s: S) -> Result<S::Ok, S::Error> {
+    match *score {
+        TokenScore::Green(g) => s.serialize_bool(g),
+        TokenScore::Gumbel(x) => s.serialize_f64(x),
+    }
+}
+
+/// A set of context windows (h-grams) taken from some text, e.g. a prompt.
+///
+/// For h = 0 every window is empty, so the set holds single tokens instead: a token is
+/// excluded when it occurs in the text.
+#[derive(Debug, Clone, Default)]
+pub struct WindowSet {
+    h: usize,
+    windows: FxHashSet<Box<[TokenId]>>,
+}
+
+impl WindowSet {
+    /// An empty set for context width `h`.
+    pub fn new(h: usize) -> Self {
+        Self {
+            h,
+            windows: FxHashSet::default(),
+        }
+    }
+
+    /// Adds every window of `tokens`.
+    pub fn extend_from(&mut self, tokens: &[TokenId]) {
+        let n = self.h.max(1);
+        for w in tokens.windows(n) {
+            self.windows.insert(w.into());
+        }
+    }
+
+    /// Whether the window before `tokens[i]` (or, for h = 0, the token itself) is in the set.
+    fn contains_at(&self, tokens: &[TokenId], i: usize) -> bool {
+        let w = if self.h == 0 {
+            &tokens[i..=i]
+        } else {
+            &tokens[i - self.h..i]
+        };
+        self.windows.contains(w)
+    }
+
+    /// Number of distinct windows.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+}
+
+/// Counts over scored tuples: the sufficient statistics of both tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Tally {
+    /// Tokens seen.
+    pub tokens: u64,
+    /// Tuples scored.
+    pub scored: u64,
+    /// KGW: green tuples among the scored.
+    pub green: u64,
+    /// Sum of per-tuple scores (green count for KGW, Σ −ln(1−u) for Gumbel).
+    pub score_sum: f64,
+    /// Tokens skipped as the first h of a sequence.
+    pub skipped_prefix: u64,
+    /// Tokens skipped as repeated tuples.
+    pub skipped_duplicate: u64,
+    /// Tokens skipped because their window occurs in the prompt.
+    pub skipped_prompt: u64,
+    /// Tokens skipped by a supervised window filter.
+    pub skipped_filter: u64,
+}
+
+impl Tally {
+    fn add(&mut self, status: TokenStatus) {
+        self.tokens += 1;
+        match status {
+            TokenStatus::Scored(s) => {
+                self.scored += 1;
+                self.score_sum += s.value();
+                if s == TokenScore::Green(true) {
+                    self.green += 1;
+                }
+            }
+            TokenStatus::Skipped(SkipReason::Prefix) => self.skipped_prefix += 1,
+            TokenStatus::Skipped(SkipReason::Duplicate) => self.skipped_duplicate += 1,
+            TokenStatus::Skipped(SkipReason::PromptWindow) => self.skipped_prompt += 1,
+            TokenStatus::Skipped(SkipReason::NotInFilter) => self.skipped_filter += 1,
+        }
+    }
+
+    /// Adds another tally's counts.
+    pub fn merge(&mut self, other: &Tally) {
+        self.tokens += other.tokens;
+        self.scored += other.scored;
+        self.green += other.green;
+        self.score_sum += other.score_sum;
+        self.skipped_prefix += other.skipped_prefix;
+        self.skipped_duplicate += other.skipped_duplicate;
+        self.skipped_prompt += other.skipped_prompt;
+        self.skipped_filter += other.skipped_filter;
+    }
+}
+
+/// Scores sequences under one key, remembering scored tuples across calls.
+///
+/// Dedup is keyed on the PRF input (seed fingerprint, token), not on the raw window: under
+/// MinHash two different windows can share a seed, and their tuples share a PRF value.
+#[derive(Debug)]
+pub struct Scorer<'w> {
+    watermark: &'w Watermark,
+    dedup: bool,
+    seen: FxHashSet<(u128, TokenId)>,
+}
+
+impl<'w> Scorer<'w> {
+    /// A scorer with dedup on (`dedup = false` invalidates the p-value on repetitive text).
+    pub fn new(watermark: &'w Watermark, dedup: bool) -> Self {
+        Self {
+            watermark,
+            dedup,
+            seen: FxHashSet::default(),
+        }
+    }
+
+    /// The key in use.
+    pub fn watermark(&self) -> &'w Watermark {
+        self.watermark
+    }
+
+    /// Forgets every scored tuple, e.g. between independent documents.
+    pub fn reset(&mut self) {
+        self.seen.clear();
+    }
+
+    /// Scores `tokens`. Tuples whose window is in `exclude` are skipped; if `require` is
+    /// given, only tuples whose window is in it are scored. Per-token outcomes go to `out`.
+    pub fn score(
+        &mut self,
+        tokens: &[TokenId],
+        exclude: Option<&WindowSet>,
+        require: Option<&WindowSet>,
+        mut out: Option<&mut Vec<TokenStatus>>,
+    ) -> Tally {
+        let h = self.watermark.lookback();
+        let mut tally = Tally::default();
+        for (i, &token) in tokens.iter().enumerate() {
+            let status = self.status_at(tokens, i, h, token, exclude, require);
+            tally.add(status);
+            if let Some(out) = out.as_deref_mut() {
+                out.push(status);
+            }
+        }
+        tally
+    }
+
+    fn status_at(
+        &mut self,
+        tokens: &[TokenId],
+        i: usize,
+        h: usize,
+        token: TokenId,
+        exclude: Option<&WindowSet>,
+        require: Option<&WindowSet>,
+    ) -> TokenStatus {
+        if i < h {
+            return TokenStatus::Skipped(SkipReason::Prefix);
+        }
+        if exclude.is_some_and(|set| set.contains_at(tokens, i)) {
+            return TokenStatus::Skipped(SkipReason::PromptWindow);
+        }
+        if require.is_some_and(|set| !set.contains_at(tokens, i)) {
+            return TokenStatus::Skipped(SkipReason::NotInFilter);
+        }
+        let seed = self.watermark.tuple_seed(&tokens[i - h..i], token);
+        if self.dedup && !self.seen.insert((seed.fingerprint(), token)) {
+            return TokenStatus::Skipped(SkipReason::Duplicate);
+        }
+        TokenStatus::Scored(self.watermark.score_word(seed.word(token)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracemark_core::{Key, Seeding, SeedingKind, WatermarkConfig};
+
+    fn wm(kind: SeedingKind, h: usize) -> Watermark {
+        let config = WatermarkConfig {
+            seeding: Seeding::new(kind, h).unwrap(),
+            ..WatermarkConfig::default()
+        };
+        Watermark::new(&Key::from_secret([1; 32], config))
+    }
+
+    #[test]
+    fn prefix_duplicates_and_prompt_windows_are_skipped() {
+        let w = wm(SeedingKind::LeftHash, 2);
+        let mut scorer = Scorer::new(&w, true);
+        let tokens = [1, 2, 3, 1, 2, 3, 4, 5];
+        let mut prompt = WindowSet::new(2);
+        prompt.extend_from(&[9, 3, 4]);
+        let mut out = Vec::new();
+        let t = scorer.score(&tokens, Some(&prompt), None, Some(&mut out));
+        use SkipReason::*;
+        let skipped: Vec<_> = out
+            .iter()
+            .map(|s| match s {
+                TokenStatus::Skipped(r) => Some(*r),
+                TokenStatus::Scored(_) => None,
+            })
+            .collect();
+        // (1,2)->3 repeats at index 5; window (3,4) before 5 is in the prompt.
+        assert_eq!(
+            skipped,
+            [
+                Some(Prefix),
+                Some(Prefix),
+                None,
+                None,
+                None,
+                Some(Duplicate),
+                None,
+                Some(PromptWindow)
+            ]
+        );
+        assert_eq!(
+            (t.tokens, t.scored, t.skipped_duplicate, t.skipped_prompt),
+            (8, 4, 1, 1)
+        );
+        // Global dedup: the same text again scores nothing new.
+        let again = scorer.score(&tokens, Some(&prompt), None, None);
+        assert_eq!(again.scored, 0);
+    }
+
+    #[test]
+    fn minhash_dedups_on_the_prf_input_not_the_window() {
+        let w = wm(SeedingKind::MinHash, 2);
+        let mut scorer = Scorer::new(&w, true);
+        // Windows (5,6) and (6,5) reduce to the same minimum token, so `7` after either is one tuple.
+        let t = scorer.score(&[5, 6, 7, 6, 5, 7], None, None, None);
+        assert_eq!(t.scored, 3);
+        assert_eq!(t.skipped_duplicate, 1);
+    }
+
+    #[test]
+    fn without_dedup_everything_past_the_prefix_counts() {
+        let w = wm(SeedingKind::SelfHash, 1);
+        let t = Scorer::new(&w, false).score(&[4, 4, 4, 4], None, None, None);
+        assert_eq!((t.scored, t.skipped_prefix), (3, 1));
+    }
+}

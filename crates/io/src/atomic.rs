@@ -1,0 +1,48 @@
+//! Output files appear whole or not at all: write a temporary file beside the target, then rename.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::IoError;
+
+/// Writes `bytes` to `path` atomically. With `private`, the file is created mode 0600 (Unix)
+/// before any byte is written. With `overwrite = false`, an existing file is an error.
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    private: bool,
+    overwrite: bool,
+) -> Result<(), IoError> {
+    let fail = |e: std::io::Error| IoError::Write {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tracemark-tmp-");
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    if overwrite {
+        tmp.persist(path).map_err(|e| fail(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                IoError::Exists(path.to_path_buf())
+            } else {
+                fail(e.error)
+            }
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Text-level detection: tokenize each document, detect, and map token outcomes back to text.
+
+use serde::Serialize;
+use tracemark_core::Watermark;
+use tracemark_detect::{DetectOptions, Detection, Detector, TokenStatus};
+
+use crate::IoError;
+use crate::documents::Document;
+use crate::tokenizer::TextTokenizer;
+
+/// One token of the text with its outcome, for highlighting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenView {
+    /// The token's text (may be empty where a multi-byte character spans tokens).
+    pub text: String,
+    /// Token id.
+    pub id: u32,
+    /// Scored (with its score) or skipped (with the reason).
+    pub status: TokenStatus,
+}
+
+/// Detection result for one document.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentResult {
+    /// Input name.
+    pub source: String,
+    /// JSONL line number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Record id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The detection.
+    #[serde(flatten)]
+    pub detection: Detection,
+    /// Per-token view, when requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "token_detail")]
+    pub tokens: Option<Vec<TokenView>>,
+}
+
+/// Detects the watermark of one key in text documents.
+#[derive(Debug)]
+pub struct TextDetector<'a> {
+    tokenizer: &'a TextTokenizer,
+    detector: Detector<'a>,
+    prompt_ids: Option<Vec<u32>>,
+}
+
+impl<'a> TextDetector<'a> {
+    /// A detector; `prompt` (e.g. from `--prompt`) is excluded from every document.
+    pub fn new(
+        watermark: &'a Watermark,
+        tokenizer: &'a TextTokenizer,
+        options: DetectOptions,
+        prompt: Option<&str>,
+    ) -> Result<Self, IoError> {
+        let prompt_ids = prompt
+            .map(|p| tokenizer.encode(p).map(|e| e.ids))
+            .transpose()?;
+        Ok(Self {
+            tokenizer,
+            detector: Detector::new(watermark, options),
+            prompt_ids,
+        })
+    }
+
+    /// Tokenizes and detects one document. Its own `prompt`, if any, is excluded as well.
+    pub fn detect(&mut self, doc: &Document) -> Result<DocumentResult, IoError> {
+        let enc = self.tokenizer.encode(&doc.text)?;
+        let mut prompt = self.prompt_ids.clone();
+        if let Some(p) = &doc.prompt {
+            let ids = self.tokenizer.encode(p)?.ids;
+            prompt.get_or_insert_with(Vec::new).extend(ids);
+        }
+        let mut detection = self.detector.detect(&enc.ids, prompt.as_deref());
+        let tokens = detection.per_token.take().map(|statuses| {
+            statuses
+                .into_iter()
+                .zip(enc.ids.iter().zip(&enc.spans))
+                .map(|(status, (&id, &(s, e)))| TokenView {
+                    text: doc.text[s..e].to_string(),
+                    id,
+                    status,
+                })
+                .collect()
+        });
+        Ok(DocumentResult {
+            source: doc.source.clone(),
+            line: doc.line,
+            id: doc.id.clone(),
+            detection,
+            tokens,
+        })
+    }
+
+    /// Documents seen so far.
+    pub fn documents(&self) -> u64 {
+        self.detector.documents()
+    }
+
+    /// All documents as one stream with global dedup.
+    pub fn aggregate(&self) -> Detection {
+        self.detector.aggregate()
+    }
+}
