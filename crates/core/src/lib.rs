@@ -33,7 +33,7 @@ pub use params::{
     ContextWidth, Delta, Gamma, MAX_CONTEXT, Scheme, Seeding, SeedingKind, WatermarkConfig,
 };
 pub use prf::{Prf, Seed};
-pub use watermark::{TokenScore, Watermark};
+pub use watermark::{PrfInput, TokenScore, Watermark};
 
 /// A token id in the tokenizer's vocabulary.
 pub type TokenId = u32;

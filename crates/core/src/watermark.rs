@@ -25,6 +25,36 @@ impl TokenScore {
     }
 }
 
+/// The ids a tuple's seed is computed from: the whole window (LeftHash), its minimum-rank
+/// token (MinHash), or the window plus the token (SelfHash). Two tuples share a PRF value
+/// exactly when they share this input and token, so detection dedups on the pair without
+/// computing any HMAC for repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PrfInput {
+    ids: [TokenId; crate::MAX_CONTEXT + 1],
+    len: u8,
+}
+
+impl PrfInput {
+    fn new(parts: &[&[TokenId]]) -> Self {
+        let mut ids = [0; crate::MAX_CONTEXT + 1];
+        let mut len = 0;
+        for part in parts {
+            ids[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        Self {
+            ids,
+            len: len as u8,
+        }
+    }
+
+    /// The ids, oldest first.
+    pub fn ids(&self) -> &[TokenId] {
+        &self.ids[..usize::from(self.len)]
+    }
+}
+
 /// A key ready for use: the PRF plus the public configuration.
 #[derive(Clone)]
 pub struct Watermark {
@@ -82,18 +112,44 @@ impl Watermark {
         }
     }
 
-    /// The seed under which `token` following `window` is drawn. Two tuples share a PRF
-    /// value exactly when they share this seed and token, so detection dedups on that pair.
+    /// The seed under which `token` following `window` is drawn.
     pub fn tuple_seed(&self, window: &[TokenId], token: TokenId) -> Seed {
-        match self.step_seed(window) {
-            Some(seed) => seed,
-            None => {
-                let mut ids = [0; crate::MAX_CONTEXT + 1];
-                ids[..window.len()].copy_from_slice(window);
-                ids[window.len()] = token;
-                self.seed(&ids[..=window.len()])
+        self.input_seed(&self.prf_input(window, token, |t| self.rank(t)))
+    }
+
+    /// The PRF input of `token` after `window` (exactly h tokens). `rank` gives a token's
+    /// MinHash rank; pass [`Watermark::rank`], or a cached table of it.
+    pub fn prf_input(
+        &self,
+        window: &[TokenId],
+        token: TokenId,
+        rank: impl Fn(TokenId) -> u32,
+    ) -> PrfInput {
+        debug_assert_eq!(window.len(), self.lookback());
+        match self.config.seeding.kind {
+            SeedingKind::LeftHash => PrfInput::new(&[window]),
+            SeedingKind::MinHash => {
+                let min = window.iter().copied().min_by_key(|&t| (rank(t), t));
+                PrfInput::new(&[&[min.expect("minhash windows are non-empty")]])
             }
+            SeedingKind::SelfHash => PrfInput::new(&[window, &[token]]),
         }
+    }
+
+    /// The seed of a PRF input.
+    pub fn input_seed(&self, input: &PrfInput) -> Seed {
+        self.seed(input.ids())
+    }
+
+    /// A token's keyed MinHash rank: word `token` of the rank stream.
+    pub fn rank(&self, token: TokenId) -> u32 {
+        self.rank_seed.word(token)
+    }
+
+    /// The rank stream, whose word `t` is [`Watermark::rank`]`(t)`; fill a table from it to
+    /// rank many tokens in one pass.
+    pub fn rank_seed(&self) -> &Seed {
+        &self.rank_seed
     }
 
     /// The scheme's verdict on a PRF word.
@@ -113,7 +169,7 @@ impl Watermark {
     pub fn min_rank_token(&self, window: &[TokenId]) -> TokenId {
         *window
             .iter()
-            .min_by_key(|&&t| (self.rank_seed.word(t), t))
+            .min_by_key(|&&t| (self.rank(t), t))
             .expect("minhash windows are non-empty")
     }
 

@@ -1,8 +1,8 @@
 //! Scoring token sequences: which (context, token) tuples count, and what each scores.
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use tracemark_core::{TokenId, TokenScore, Watermark};
+use tracemark_core::{PrfInput, Seed, SeedingKind, TokenId, TokenScore, Watermark};
 
 /// Why a token was not scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -137,13 +137,18 @@ impl Tally {
 
 /// Scores sequences under one key, remembering scored tuples across calls.
 ///
-/// Dedup is keyed on the PRF input (seed fingerprint, token), not on the raw window: under
-/// MinHash two different windows can share a seed, and their tuples share a PRF value.
+/// Dedup is keyed on the PRF input and the token, not on the raw window: under MinHash two
+/// different windows can share a seed, and their tuples share a PRF value. Repeats are found
+/// before any HMAC is computed.
 #[derive(Debug)]
 pub struct Scorer<'w> {
     watermark: &'w Watermark,
     dedup: bool,
-    seen: FxHashSet<(u128, TokenId)>,
+    seen: FxHashSet<(PrfInput, TokenId)>,
+    /// Seeds of single-id inputs (LeftHash h ≤ 1, MinHash): at most one per vocabulary entry.
+    seeds: FxHashMap<PrfInput, Seed>,
+    /// MinHash ranks of tokens `0..ranks.len()`, grown on demand by sequential fills.
+    ranks: Vec<u32>,
 }
 
 impl<'w> Scorer<'w> {
@@ -153,6 +158,8 @@ impl<'w> Scorer<'w> {
             watermark,
             dedup,
             seen: FxHashSet::default(),
+            seeds: FxHashMap::default(),
+            ranks: Vec::new(),
         }
     }
 
@@ -161,7 +168,7 @@ impl<'w> Scorer<'w> {
         self.watermark
     }
 
-    /// Forgets every scored tuple, e.g. between independent documents.
+    /// Forgets every scored tuple, e.g. between independent documents. Caches are kept.
     pub fn reset(&mut self) {
         self.seen.clear();
     }
@@ -205,11 +212,38 @@ impl<'w> Scorer<'w> {
         if require.is_some_and(|set| !set.contains_at(tokens, i)) {
             return TokenStatus::Skipped(SkipReason::NotInFilter);
         }
-        let seed = self.watermark.tuple_seed(&tokens[i - h..i], token);
-        if self.dedup && !self.seen.insert((seed.fingerprint(), token)) {
+        let window = &tokens[i - h..i];
+        let wm = self.watermark;
+        let input = if wm.config().seeding.kind == SeedingKind::MinHash {
+            self.grow_ranks(window);
+            let ranks = &self.ranks;
+            wm.prf_input(window, token, |t| ranks[t as usize])
+        } else {
+            wm.prf_input(window, token, |t| wm.rank(t))
+        };
+        if self.dedup && !self.seen.insert((input, token)) {
             return TokenStatus::Skipped(SkipReason::Duplicate);
         }
-        TokenStatus::Scored(self.watermark.score_word(seed.word(token)))
+        let seed = if wm.config().seeding.kind != SeedingKind::SelfHash && input.ids().len() <= 1 {
+            *self
+                .seeds
+                .entry(input)
+                .or_insert_with(|| wm.input_seed(&input))
+        } else {
+            wm.input_seed(&input)
+        };
+        TokenStatus::Scored(wm.score_word(seed.word(token)))
+    }
+
+    /// Makes sure every token of `window` has a cached rank.
+    fn grow_ranks(&mut self, window: &[TokenId]) {
+        let need = window.iter().map(|&t| t as usize + 1).max().unwrap_or(0);
+        if need > self.ranks.len() {
+            // Round up so a growing vocabulary costs a few fills, not one per new id.
+            let len = need.next_power_of_two().max(1 << 12);
+            self.ranks.resize(len, 0);
+            self.watermark.rank_seed().fill(&mut self.ranks);
+        }
     }
 }
 
@@ -274,6 +308,32 @@ mod tests {
         let t = scorer.score(&[5, 6, 7, 6, 5, 7], None, None, None);
         assert_eq!(t.scored, 3);
         assert_eq!(t.skipped_duplicate, 1);
+    }
+
+    #[test]
+    fn cached_seeds_and_ranks_agree_with_the_watermark() {
+        let tokens: Vec<u32> = (0..3000u32)
+            .map(|i| i.wrapping_mul(2_654_435_761) % 20_000)
+            .collect();
+        for (kind, h) in [
+            (SeedingKind::LeftHash, 0),
+            (SeedingKind::LeftHash, 1),
+            (SeedingKind::LeftHash, 3),
+            (SeedingKind::MinHash, 3),
+            (SeedingKind::SelfHash, 2),
+        ] {
+            let w = wm(kind, h);
+            let mut out = Vec::new();
+            Scorer::new(&w, false).score(&tokens, None, None, Some(&mut out));
+            for (i, status) in out.iter().enumerate().skip(h) {
+                let expected = w.score(&tokens[i - h..i], tokens[i]);
+                assert_eq!(
+                    *status,
+                    TokenStatus::Scored(expected),
+                    "{kind:?} h={h} at {i}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! Detection throughput from token ids: scored tuples per second on one core, dedup included.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tracemark_core::{Key, Seeding, SeedingKind, Watermark, WatermarkConfig};
+use tracemark_detect::{Scorer, exact_test};
+
+/// Zipf-like ids from a small LCG: realistic repetition without a tokenizer.
+fn token_ids(n: usize) -> Vec<u32> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            // Inverse CDF of a continuous Zipf(s = 1.1) over [1, 49152].
+            let s = 1.1f64;
+            let max = 49_152f64;
+            let x = (1.0 - u * (1.0 - max.powf(1.0 - s))).powf(1.0 / (1.0 - s));
+            x as u32 - 1
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let ids = token_ids(200_000);
+    let mut group = c.benchmark_group("detect_ids");
+    for (kind, h) in [
+        (SeedingKind::LeftHash, 1),
+        (SeedingKind::LeftHash, 2),
+        (SeedingKind::LeftHash, 4),
+        (SeedingKind::SelfHash, 3),
+        (SeedingKind::MinHash, 4),
+    ] {
+        let config = WatermarkConfig {
+            seeding: Seeding::new(kind, h).unwrap(),
+            ..Default::default()
+        };
+        let wm = Watermark::new(&Key::from_secret([5; 32], config));
+        let scored = Scorer::new(&wm, true).score(&ids, None, None, None).scored;
+        group.throughput(Throughput::Elements(scored));
+        group.bench_function(format!("{}_h{h}", kind.name()), |b| {
+            b.iter(|| {
+                let tally = Scorer::new(&wm, true).score(&ids, None, None, None);
+                exact_test(&config.scheme, &tally)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);

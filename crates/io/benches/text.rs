@@ -1,0 +1,41 @@
+//! Detection from text, tokenization included: tokens per second on one core.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tracemark_core::{Key, Watermark, WatermarkConfig};
+use tracemark_detect::DetectOptions;
+use tracemark_io::{Document, TextDetector, TextTokenizer};
+
+fn bench(c: &mut Criterion) {
+    // Real prose: the GPL as Debian ships it, repeated to about 1 MB.
+    let gpl = std::fs::read_to_string("/usr/share/common-licenses/GPL-3").expect("base-files");
+    let text = gpl.repeat(1_000_000 / gpl.len() + 1);
+    let tokenizer = TextTokenizer::default_model().unwrap();
+    let tokens = tokenizer.encode(&text).unwrap().ids.len() as u64;
+    let wm = Watermark::new(&Key::from_secret([5; 32], WatermarkConfig::default()));
+    let doc = Document {
+        source: "bench".into(),
+        line: None,
+        id: None,
+        text,
+        prompt: None,
+    };
+    let mut group = c.benchmark_group("detect_text");
+    group.throughput(Throughput::Elements(tokens));
+    group.bench_function("tokenize", |b| {
+        b.iter(|| tokenizer.encode(&doc.text).unwrap())
+    });
+    group.bench_function("tokenize_and_detect", |b| {
+        b.iter(|| {
+            let mut d = TextDetector::new(&wm, &tokenizer, DetectOptions::default(), None).unwrap();
+            d.detect(&doc).unwrap().detection.test.p_value
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);
