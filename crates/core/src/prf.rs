@@ -84,7 +84,8 @@ impl Prf {
 pub struct Seed(pub [u8; 32]);
 
 impl Seed {
-    /// The PRF word of `token`, by random access (one ChaCha20 block computation).
+    /// The PRF word of `token`, by random access: seeks to its block, so the cost does not
+    /// depend on the token id (the generator computes one batch of four blocks).
     pub fn word(&self, token: TokenId) -> u32 {
         let mut rng = ChaCha20Rng::from_seed(self.0);
         rng.set_word_pos(u128::from(token));
@@ -106,11 +107,6 @@ impl Seed {
             core.generate(&mut words);
             rest.copy_from_slice(&words[..rest.len()]);
         }
-    }
-
-    /// A 128-bit fingerprint, used as a dedup key: distinct contexts collide with probability 2⁻¹²⁸.
-    pub fn fingerprint(&self) -> u128 {
-        u128::from_le_bytes(self.0[..16].try_into().expect("16 bytes"))
     }
 }
 

@@ -1,0 +1,101 @@
+//! Gumbel-max (Aaronson) embedding: the next token is `argmax_v ln(u_v) / p_v`.
+//!
+//! With `u_v` uniform and independent, `P(argmax = v) = p_v`, so over random keys the output
+//! has exactly the model's (filtered) distribution: the scheme is distortion-free. Given the
+//! key and context the choice is deterministic, so a context that repeats yields the same
+//! token again (the known weakness of the scheme; the sampler RNG plays no part).
+
+use tracemark_core::Watermark;
+use tracemark_core::prf::ln_uniform;
+
+use crate::sampling::{Sampler, argmax};
+
+/// A kept set larger than V / `FILL_RATIO` reads all V words in one sequential pass; a smaller
+/// one reads each word by random access, which computes a 4-block (64-word) ChaCha20 batch.
+/// The pass costs V/64 batches, so random access wins below about V/64 tokens.
+const FILL_RATIO: usize = 64;
+
+/// 2⁻³², as f64.
+const TWO_POW_NEG_32: f64 = 1.0 / 4_294_967_296.0;
+
+/// Picks the next token after `context` (the full history) by the Gumbel-max rule.
+///
+/// The logits are filtered with the sampler's temperature, top-k and top-p into kept tokens
+/// with renormalised probabilities `p_v` (see [`crate::filtered_distribution`]); the result
+/// is the kept token maximising `ln(u_v) / p_v`, ties to the lower id, where `u_v` is the
+/// uniform of the PRF word of (window, v), the word detection scores. LeftHash and MinHash
+/// share one seed per step; SelfHash derives a seed per kept token, which costs one HMAC
+/// per kept token, so it pairs best with a small top-k.
+///
+/// - Temperature 0: the argmax. There is no randomness to replace, so no watermark.
+/// - Context shorter than h: ordinary sampling with the sampler's RNG.
+///
+/// Meant for Gumbel keys; with a KGW key it still applies the Gumbel rule, which KGW
+/// detection does not score. Does not change `logits`.
+///
+/// # Panics
+/// If `logits` is empty or longer than `u32::MAX`.
+pub fn gumbel_choose(
+    wm: &Watermark,
+    context: &[u32],
+    logits: &[f32],
+    sampler: &mut Sampler,
+) -> u32 {
+    let params = *sampler.params();
+    if params.is_greedy() {
+        return argmax(logits);
+    }
+    let Some(window) = wm.window(context) else {
+        return sampler.sample(logits);
+    };
+    let filter = &mut sampler.filter;
+    filter.run(logits, &params);
+    let kept = &filter.kept;
+    let mut best = Best {
+        score: f64::NEG_INFINITY,
+        token: u32::MAX,
+    };
+    match wm.step_seed(window) {
+        Some(seed) if kept.len() > logits.len() / FILL_RATIO => {
+            let words = &mut filter.words;
+            words.resize(logits.len(), 0);
+            seed.fill(words);
+            for &(token, p) in kept {
+                best.offer(words[token as usize], p, token);
+            }
+        }
+        Some(seed) => {
+            for &(token, p) in kept {
+                best.offer(seed.word(token), p, token);
+            }
+        }
+        None => {
+            for &(token, p) in kept {
+                best.offer(wm.tuple_seed(window, token).word(token), p, token);
+            }
+        }
+    }
+    best.token
+}
+
+/// The running argmax of `ln(u) / p`.
+struct Best {
+    score: f64,
+    token: u32,
+}
+
+impl Best {
+    #[inline]
+    fn offer(&mut self, word: u32, p: f64, token: u32) {
+        // ln u ≤ u − 1, and u − 1 = −(2³² − w − 0.5)/2³² is exact, so this bound is an upper
+        // bound of the score; the gap (relative ≥ 2⁻³⁴) dwarfs rounding. It skips most lns.
+        let bound = -(f64::from(u32::MAX - word) + 0.5) * TWO_POW_NEG_32 / p;
+        if bound < self.score {
+            return;
+        }
+        let score = ln_uniform(word) / p;
+        if score > self.score || (score == self.score && token < self.token) {
+            *self = Best { score, token };
+        }
+    }
+}

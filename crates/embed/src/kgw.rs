@@ -1,0 +1,111 @@
+//! KGW embedding: add δ to the logits of green tokens before sampling.
+//!
+//! A token is green exactly when detection would score it green: the bias reads the same PRF
+//! words through [`Watermark::step_seed`] / [`Seed::fill`] (LeftHash, MinHash) or
+//! [`Watermark::score`] (SelfHash) and compares them with the same threshold.
+//!
+//! [`Seed::fill`]: tracemark_core::Seed::fill
+
+use tracemark_core::{Scheme, TokenScore, Watermark};
+
+use crate::fastmath::add_where_below;
+use crate::sampling::top_k_keys;
+
+/// SelfHash candidates checked per step by default: the top 40 logits, as in Kirchenbauer
+/// et al.'s Hugging Face implementation.
+pub const DEFAULT_SELFHASH_CANDIDATES: usize = 40;
+
+/// What one [`KgwBias::apply`] call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BiasStats {
+    /// Tokens whose colour was looked up: V for LeftHash and MinHash, the candidates for
+    /// SelfHash, 0 when nothing was done (context shorter than h, or a Gumbel key).
+    pub considered: usize,
+    /// Tokens that were green and received +δ.
+    pub green: usize,
+}
+
+/// The KGW logit bias with a reusable scratch buffer, so a decode step does not allocate.
+#[derive(Debug, Clone, Default)]
+pub struct KgwBias {
+    words: Vec<u32>,
+    keys: Vec<u64>,
+}
+
+impl KgwBias {
+    /// An empty bias; buffers grow to the vocabulary size on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds δ to every green logit after `context` (the full token history).
+    ///
+    /// - Context shorter than h, or a Gumbel key: logits are left unchanged.
+    /// - LeftHash / MinHash: one seed per step; the PRF words of all V tokens are filled in
+    ///   one sequential pass and every token with word < γ·2³² gets +δ.
+    /// - SelfHash: each of the `selfhash_candidates` highest logits (lower id on ties) is
+    ///   scored with itself appended to the window and gets +δ if green. If none is green,
+    ///   the logits are unchanged; that is normal, not an error.
+    pub fn apply(
+        &mut self,
+        wm: &Watermark,
+        context: &[u32],
+        logits: &mut [f32],
+        selfhash_candidates: usize,
+    ) -> BiasStats {
+        let Scheme::Kgw { gamma, delta } = wm.config().scheme else {
+            return BiasStats::default();
+        };
+        let Some(window) = wm.window(context) else {
+            return BiasStats::default();
+        };
+        let (threshold, delta) = (gamma.threshold(), delta.get());
+        match wm.step_seed(window) {
+            Some(seed) => {
+                self.words.resize(logits.len(), 0);
+                seed.fill(&mut self.words);
+                let green = add_where_below(logits, &self.words, threshold, delta);
+                BiasStats {
+                    considered: logits.len(),
+                    green,
+                }
+            }
+            None => {
+                let k = selfhash_candidates.min(logits.len());
+                if k == 0 {
+                    return BiasStats::default();
+                }
+                if k < logits.len() {
+                    top_k_keys(logits, k, &mut self.keys);
+                } else {
+                    self.keys.clear();
+                    self.keys
+                        .extend((0..logits.len() as u64).map(|i| !i & 0xFFFF_FFFF));
+                }
+                // The candidates were fixed from the original logits above, before any bias.
+                let mut green = 0;
+                for &key in &self.keys {
+                    let token = !(key as u32);
+                    if wm.score(window, token) == TokenScore::Green(true) {
+                        logits[token as usize] += delta;
+                        green += 1;
+                    }
+                }
+                BiasStats {
+                    considered: k,
+                    green,
+                }
+            }
+        }
+    }
+}
+
+/// One-off form of [`KgwBias::apply`]; allocates its scratch buffer on each call.
+pub fn apply_kgw_bias(
+    wm: &Watermark,
+    context: &[u32],
+    logits: &mut [f32],
+    selfhash_candidates: usize,
+) -> BiasStats {
+    KgwBias::new().apply(wm, context, logits, selfhash_candidates)
+}
