@@ -48,6 +48,44 @@ pub fn ks_uniform(p_values: &[f64]) -> KsTest {
     }
 }
 
+/// One-sided KS test for *validity*: D⁺ = sup (F_n(t) − t), large when small p-values are
+/// too frequent. A conservative (super-uniform) p-value, like the discrete binomial one,
+/// passes this test even where the two-sided test rejects it for its steps.
+pub fn ks_valid(p_values: &[f64]) -> KsTest {
+    let n = p_values.len();
+    if n == 0 {
+        return KsTest {
+            n,
+            d: 0.0,
+            p_value: 1.0,
+        };
+    }
+    let mut sorted = p_values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let nf = n as f64;
+    let d = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (i + 1) as f64 / nf - x.clamp(0.0, 1.0))
+        .fold(0.0, f64::max);
+    // Smirnov: P(D⁺ > x) ≈ exp(−2 n x²).
+    KsTest {
+        n,
+        d,
+        p_value: (-2.0 * nf * d * d).exp().min(1.0),
+    }
+}
+
+/// The randomized binomial p-value P(X > k) + v · P(X = k), X ~ Bin(n, γ), v ∈ [0, 1).
+///
+/// With v uniform it is exactly Uniform(0, 1) under H0, so its KS test checks the null model
+/// itself, free of the steps that make the reported (conservative) p-value non-uniform.
+pub fn randomized_binomial_p(k: u64, n: u64, gamma: f64, v: f64) -> f64 {
+    let ge = crate::stats::binomial_sf_ln(k, n, gamma).exp();
+    let gt = crate::stats::binomial_sf_ln(k + 1, n, gamma).exp();
+    gt + v * (ge - gt)
+}
+
 /// P(K > λ) for the Kolmogorov distribution: 2 Σ_{k≥1} (−1)^{k−1} exp(−2k²λ²).
 fn kolmogorov_sf(lambda: f64) -> f64 {
     if lambda < 0.2 {
@@ -118,6 +156,23 @@ mod tests {
         let skewed: Vec<f64> = uniform.iter().map(|p| p * p).collect();
         let t = ks_uniform(&skewed);
         assert!(t.p_value < 1e-6 && t.d > 0.2, "{t:?}");
+    }
+
+    #[test]
+    fn one_sided_test_accepts_conservative_and_rejects_liberal_p_values() {
+        let uniform: Vec<f64> = (0..1000).map(|i| (f64::from(i) + 0.5) / 1000.0).collect();
+        let conservative: Vec<f64> = uniform.iter().map(|p| p.sqrt()).collect();
+        assert!(ks_valid(&conservative).p_value > 0.5);
+        let liberal: Vec<f64> = uniform.iter().map(|p| p * p).collect();
+        assert!(ks_valid(&liberal).p_value < 1e-6);
+    }
+
+    #[test]
+    fn randomized_p_spans_the_atom() {
+        let lo = randomized_binomial_p(3, 10, 0.25, 0.0);
+        let hi = randomized_binomial_p(3, 10, 0.25, 1.0 - 1e-12);
+        let ge = crate::stats::binomial_sf_ln(3, 10, 0.25).exp();
+        assert!(lo < hi && (hi - ge).abs() < 1e-9);
     }
 
     #[test]

@@ -5,6 +5,25 @@ use std::path::Path;
 
 use crate::IoError;
 
+/// The operating system's error without the temporary file's name, which tempfile adds and
+/// which means nothing to the user.
+fn os_cause(e: std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => {
+            let inner = e
+                .get_ref()
+                .and_then(|x| x.source())
+                .and_then(|s| s.downcast_ref::<std::io::Error>());
+            match inner.and_then(std::io::Error::raw_os_error) {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None if e.get_ref().is_some() => std::io::Error::from(e.kind()),
+                None => e,
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically. With `private`, the file is created mode 0600 (Unix)
 /// before any byte is written. With `overwrite = false`, an existing file is an error.
 pub fn write_atomic(
@@ -15,12 +34,19 @@ pub fn write_atomic(
 ) -> Result<(), IoError> {
     let fail = |e: std::io::Error| IoError::Write {
         path: path.to_path_buf(),
-        source: e,
+        source: os_cause(e),
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    if !dir.is_dir() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "directory does not exist");
+        return Err(IoError::Write {
+            path: path.to_path_buf(),
+            source: missing,
+        });
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tracemark-tmp-");
     #[cfg(unix)]

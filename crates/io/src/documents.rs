@@ -76,11 +76,11 @@ pub fn read_text(source: &Source, max_bytes: u64) -> Result<String, IoError> {
     match source {
         Source::File(p) => std::fs::File::open(p)
             .map_err(read_err)?
-            .take(max_bytes + 1)
+            .take(max_bytes.saturating_add(1))
             .read_to_end(&mut bytes),
         Source::Stdin => std::io::stdin()
             .lock()
-            .take(max_bytes + 1)
+            .take(max_bytes.saturating_add(1))
             .read_to_end(&mut bytes),
     }
     .map_err(read_err)?;

@@ -22,7 +22,7 @@ pub use tokenizer::{Encoded, TextTokenizer};
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum IoError {
         source: std::io::Error,
     },
     /// A file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
@@ -48,6 +48,9 @@ pub enum IoError {
         /// What is wrong.
         message: String,
     },
+    /// A GGUF file could not be read (the message names the file).
+    #[error("tokenizer {0}")]
+    Gguf(tracemark_gguf::GgufError),
     /// A tokenizer could not be loaded or used.
     #[error("tokenizer {path}: {message}")]
     Tokenizer {

@@ -52,8 +52,8 @@ impl TextTokenizer {
         let mut file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
         let is_gguf = file.read_exact(&mut magic).is_ok() && &magic == b"GGUF";
         let inner = if is_gguf {
-            let meta = tracemark_gguf::GgufMetadata::read(path).map_err(|e| fail(e.to_string()))?;
-            tracemark_gguf::tokenizer_from_gguf(&meta).map_err(|e| fail(e.to_string()))?
+            let meta = tracemark_gguf::GgufMetadata::read(path).map_err(IoError::Gguf)?;
+            tracemark_gguf::tokenizer_from_gguf(&meta).map_err(IoError::Gguf)?
         } else {
             Tokenizer::from_file(path).map_err(|e| {
                 fail(format!(
