@@ -20,6 +20,70 @@ pub enum Command {
     KeyInfo(KeyInfoArgs),
     /// Test text for the watermark of a key: exact p-values per document.
     Detect(DetectArgs),
+    /// Answer a prompt with a real model (llama.cpp), watermarked with a key.
+    Generate(GenerateArgs),
+    /// Fetch or describe models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Download the default model (SmolLM2-135M-Instruct) into the cache and verify it.
+    Fetch {
+        /// Download and verify again even if the cached file looks right.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show a model's path, architecture, vocabulary size and chat template.
+    Info {
+        /// A GGUF file [default: the default model].
+        #[arg(long, value_name = "FILE.gguf")]
+        model: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The key to watermark with.
+    #[arg(long, value_name = "KEY", required_unless_present = "no_watermark")]
+    pub key: Option<PathBuf>,
+    /// Generate without a watermark (the baseline for comparisons).
+    #[arg(long, conflicts_with = "key")]
+    pub no_watermark: bool,
+    /// The user prompt.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// A GGUF model [default: SmolLM2-135M-Instruct, fetched on first use].
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<PathBuf>,
+    /// System prompt, replacing the chat template's default.
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// Most tokens to generate.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, value_name = "T", default_value_t = 0.7)]
+    pub temperature: f32,
+    /// Keep only the K most likely tokens (0 = off).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub top_k: usize,
+    /// Nucleus sampling mass (1 = off).
+    #[arg(long, value_name = "P", default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON record instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+    /// Show llama.cpp's own log.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -2,6 +2,7 @@
 
 mod args;
 mod detect;
+mod generate;
 mod keygen;
 mod print;
 
@@ -17,12 +18,23 @@ fn main() -> ExitCode {
         Command::Keygen(a) => keygen::run(&a),
         Command::KeyInfo(a) => keygen::info(&a),
         Command::Detect(a) => detect::run(&a),
+        Command::Generate(a) => generate::run(&a),
+        Command::Model(c) => generate::model(&c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes joined, never a backtrace or a panic.
-            let msg = format!("{e:#}").replace('\n', " ");
+            // One line: each cause once, never a backtrace or a panic.
+            let mut msg = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if !msg.contains(&cause) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&cause);
+                }
+            }
+            let msg = msg.replace('\n', " ");
             eprintln!("error: {msg}");
             ExitCode::FAILURE
         }

@@ -73,6 +73,10 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
 
+    /// A chat template could not be compiled or rendered.
+    #[error("chat template: {0}")]
+    Template(String),
+
     /// The default model could not be fetched; the message says how to get it by hand.
     #[error("{0}")]
     Fetch(String),

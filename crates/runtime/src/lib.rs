@@ -20,6 +20,8 @@
 //! - [`LlamaModel`]: loads a GGUF file (validated in pure Rust first, so a corrupt file
 //!   gives an error, never an abort), runs it on CPU (or CUDA with the `cuda` feature),
 //!   and exposes llama.cpp's own tokenizer.
+//! - [`ChatTemplate`] renders a GGUF's Jinja chat template; [`generate`] runs the decode
+//!   loop through a `tracemark-embed` embedder, watermarked or not.
 //! - [`default_model_path`] / [`fetch_default_model`]: the pinned default model
 //!   (SmolLM2-135M-Instruct Q4_1), cached and SHA-256-verified; [`model_info`] describes
 //!   any GGUF file.
@@ -42,12 +44,16 @@
 
 #![deny(missing_docs)]
 
+mod chat;
 mod error;
 mod fetch;
+mod generate;
 mod llama;
 mod model;
 
+pub use chat::{ChatTemplate, Message};
 pub use error::RuntimeError;
+pub use generate::{Answer, Chat, Generation, StopReason, generate};
 pub use fetch::{
     DEFAULT_MODEL_FILE, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_SIZE, ModelInfo,
     cache_dir, default_model_path, fetch_default_model, model_info, sha256_file,
