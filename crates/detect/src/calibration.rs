@@ -20,31 +20,19 @@ pub struct KsTest {
 
 /// KS test of `p_values` against the uniform distribution. An empty sample gives p = 1.
 pub fn ks_uniform(p_values: &[f64]) -> KsTest {
-    let n = p_values.len();
-    if n == 0 {
-        return KsTest {
-            n,
-            d: 0.0,
-            p_value: 1.0,
-        };
-    }
-    let mut sorted = p_values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let nf = n as f64;
-    let d = sorted
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| {
-            let x = x.clamp(0.0, 1.0);
-            ((i + 1) as f64 / nf - x).max(x - i as f64 / nf)
-        })
-        .fold(0.0, f64::max);
-    let sqrt_n = nf.sqrt();
+    let (above, below) = ks_distances(p_values);
+    let d = above.max(below);
+    let sqrt_n = (p_values.len() as f64).sqrt();
     let lambda = (sqrt_n + 0.12 + 0.11 / sqrt_n) * d;
+    let p_value = if p_values.is_empty() {
+        1.0
+    } else {
+        kolmogorov_sf(lambda)
+    };
     KsTest {
-        n,
+        n: p_values.len(),
         d,
-        p_value: kolmogorov_sf(lambda),
+        p_value,
     }
 }
 
@@ -52,28 +40,31 @@ pub fn ks_uniform(p_values: &[f64]) -> KsTest {
 /// too frequent. A conservative (super-uniform) p-value, like the discrete binomial one,
 /// passes this test even where the two-sided test rejects it for its steps.
 pub fn ks_valid(p_values: &[f64]) -> KsTest {
-    let n = p_values.len();
-    if n == 0 {
-        return KsTest {
-            n,
-            d: 0.0,
-            p_value: 1.0,
-        };
+    let (d, _) = ks_distances(p_values);
+    // Smirnov: P(D⁺ > x) ≈ exp(−2 n x²).
+    let p_value = (-2.0 * p_values.len() as f64 * d * d).exp().min(1.0);
+    KsTest {
+        n: p_values.len(),
+        d,
+        p_value,
     }
-    let mut sorted = p_values.to_vec();
+}
+
+/// (D⁺, D⁻): how far the empirical CDF of the sample rises above, and falls below, the diagonal.
+fn ks_distances(p_values: &[f64]) -> (f64, f64) {
+    let mut sorted: Vec<f64> = p_values.iter().map(|x| x.clamp(0.0, 1.0)).collect();
     sorted.sort_by(f64::total_cmp);
-    let nf = n as f64;
-    let d = sorted
+    let n = sorted.len() as f64;
+    sorted
         .iter()
         .enumerate()
-        .map(|(i, &x)| (i + 1) as f64 / nf - x.clamp(0.0, 1.0))
-        .fold(0.0, f64::max);
-    // Smirnov: P(D⁺ > x) ≈ exp(−2 n x²).
-    KsTest {
-        n,
-        d,
-        p_value: (-2.0 * nf * d * d).exp().min(1.0),
-    }
+        .fold((0.0, 0.0), |(above, below), (i, &x)| {
+            let (i, x) = (i as f64, x);
+            (
+                f64::max(above, (i + 1.0) / n - x),
+                f64::max(below, x - i / n),
+            )
+        })
 }
 
 /// The randomized binomial p-value P(X > k) + v · P(X = k), X ~ Bin(n, γ), v ∈ [0, 1).
