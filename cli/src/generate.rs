@@ -19,7 +19,13 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         Some(p) => p.clone(),
         None => tracemark_runtime::default_model_path()?,
     };
-    let model = LlamaModel::load(&path, &LoadOptions { verbose: a.verbose, ..LoadOptions::default() })?;
+    let model = LlamaModel::load(
+        &path,
+        &LoadOptions {
+            verbose: a.verbose,
+            ..LoadOptions::default()
+        },
+    )?;
     let model_id = model.describe();
     let mut chat = Chat::new(model, a.system.clone())?;
     let mut embedder = Embedder::new(key.as_ref(), params);
@@ -75,10 +81,21 @@ pub fn model(c: &ModelCommand) -> Result<()> {
                 println!("{v}");
             } else {
                 println!("path          {}", info.path.display());
-                println!("architecture  {}", info.architecture.as_deref().unwrap_or("?"));
+                println!(
+                    "architecture  {}",
+                    info.architecture.as_deref().unwrap_or("?")
+                );
                 println!("name          {}", info.name.as_deref().unwrap_or("?"));
                 println!("vocabulary    {}", info.vocab_size);
-                println!("size          {} bytes{}", info.file_size, if info.is_default { " (the pinned default model)" } else { "" });
+                println!(
+                    "size          {} bytes{}",
+                    info.file_size,
+                    if info.is_default {
+                        " (the pinned default model)"
+                    } else {
+                        ""
+                    }
+                );
                 match &info.chat_template {
                     Some(t) => println!("chat template\n{t}"),
                     None => println!("chat template (none: ChatML is used)"),

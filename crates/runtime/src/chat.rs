@@ -38,10 +38,19 @@ impl ChatTemplate {
     pub fn render(&self, system: Option<&str>, user: &str) -> Result<String, RuntimeError> {
         let mut messages = Vec::new();
         if let Some(s) = system {
-            messages.push(Message { role: "system".into(), content: s.into() });
+            messages.push(Message {
+                role: "system".into(),
+                content: s.into(),
+            });
         }
-        messages.push(Message { role: "user".into(), content: user.into() });
-        let template = self.env.get_template("chat").map_err(|e| RuntimeError::Template(e.to_string()))?;
+        messages.push(Message {
+            role: "user".into(),
+            content: user.into(),
+        });
+        let template = self
+            .env
+            .get_template("chat")
+            .map_err(|e| RuntimeError::Template(e.to_string()))?;
         template
             .render(context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" })
             .map_err(|e| RuntimeError::Template(e.to_string()))

@@ -39,7 +39,10 @@ pub fn generate(
     while ids.len() < max_tokens {
         let next = embedder.next_token(&context, &mut logits);
         if model.is_eog(next) {
-            return Ok(Generation { ids, stop: StopReason::EndOfGeneration });
+            return Ok(Generation {
+                ids,
+                stop: StopReason::EndOfGeneration,
+            });
         }
         on_token(next);
         ids.push(next);
@@ -48,7 +51,10 @@ pub fn generate(
             logits.copy_from_slice(model.step(next)?);
         }
     }
-    Ok(Generation { ids, stop: StopReason::MaxTokens })
+    Ok(Generation {
+        ids,
+        stop: StopReason::MaxTokens,
+    })
 }
 
 /// A finished chat answer.
@@ -77,7 +83,12 @@ impl Chat {
         let meta = tracemark_gguf::GgufMetadata::read(model.path())?;
         let template = crate::ChatTemplate::new(meta.get_str("tokenizer.chat_template"))?;
         let decoder = tracemark_gguf::tokenizer_from_gguf(&meta)?;
-        Ok(Self { model, template, decoder, system })
+        Ok(Self {
+            model,
+            template,
+            decoder,
+            system,
+        })
     }
 
     /// The model.
@@ -114,6 +125,10 @@ impl Chat {
         if text.len() > shown && text.is_char_boundary(shown) {
             on_text(&text[shown..]);
         }
-        Ok(Answer { prompt_tokens: prompt_ids.len(), text, generation })
+        Ok(Answer {
+            prompt_tokens: prompt_ids.len(),
+            text,
+            generation,
+        })
     }
 }

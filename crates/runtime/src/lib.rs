@@ -53,10 +53,10 @@ mod model;
 
 pub use chat::{ChatTemplate, Message};
 pub use error::RuntimeError;
-pub use generate::{Answer, Chat, Generation, StopReason, generate};
 pub use fetch::{
     DEFAULT_MODEL_FILE, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_SIZE, ModelInfo,
     cache_dir, default_model_path, fetch_default_model, model_info, sha256_file,
 };
+pub use generate::{Answer, Chat, Generation, StopReason, generate};
 pub use llama::{LlamaModel, LoadOptions};
 pub use model::{LanguageModel, Logits, argmax};
