@@ -55,8 +55,19 @@ pub struct GenerateArgs {
     #[arg(long, conflicts_with = "key")]
     pub no_watermark: bool,
     /// The user prompt.
-    #[arg(long, value_name = "TEXT")]
-    pub prompt: String,
+    #[arg(
+        long,
+        value_name = "TEXT",
+        required_unless_present = "prompts",
+        conflicts_with = "prompts"
+    )]
+    pub prompt: Option<String>,
+    /// Batch: a file of prompts (one per line, or JSONL with a "prompt" field).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub prompts: Option<PathBuf>,
+    /// Batch: the JSONL output, one record per prompt. An existing file is resumed.
+    #[arg(long, value_name = "FILE.jsonl", requires = "prompts")]
+    pub out: Option<PathBuf>,
     /// A GGUF model [default: SmolLM2-135M-Instruct, fetched on first use].
     #[arg(long, value_name = "FILE.gguf")]
     pub model: Option<PathBuf>,

@@ -3,16 +3,22 @@
 use std::io::Write;
 
 use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tracemark_embed::{Embedder, SamplingParams};
-use tracemark_runtime::{Chat, LanguageModel, LlamaModel, LoadOptions};
+use tracemark_runtime::{BatchOutput, Chat, LanguageModel, LlamaModel, LoadOptions, Record};
 
 use crate::args::{GenerateArgs, ModelCommand};
 
 pub fn run(a: &GenerateArgs) -> Result<()> {
-    if a.prompt.trim().is_empty() {
+    if a.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
         bail!("--prompt is empty");
     }
+    let prompts = a
+        .prompts
+        .as_deref()
+        .map(tracemark_runtime::read_prompts)
+        .transpose()?;
     let key = a.key.as_deref().map(tracemark_io::read_key).transpose()?;
     let params = SamplingParams::new(a.temperature, a.top_k, a.top_p, a.seed)?;
     let path = match &a.model {
@@ -28,28 +34,64 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     )?;
     let model_id = model.describe();
     let mut chat = Chat::new(model, a.system.clone())?;
-    let mut embedder = Embedder::new(key.as_ref(), params);
+    let mut embedder = Embedder::new(key.as_ref(), params.clone());
+    let record = |index: usize, prompt: &str, answer: &tracemark_runtime::Answer| Record {
+        index,
+        prompt: prompt.to_string(),
+        response: answer.text.clone(),
+        token_ids: answer.generation.ids.clone(),
+        stop: serde_json::to_value(answer.generation.stop)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        key_id: key.as_ref().map(|k| k.id().to_string()),
+        scheme: key.as_ref().map(|k| k.config().describe()),
+        model: model_id.clone(),
+        sampling: json!({ "temperature": a.temperature, "top_k": a.top_k, "top_p": a.top_p, "seed": a.seed, "max_tokens": a.max_tokens }),
+    };
+    if let (Some(prompts), Some(out_path)) = (prompts, &a.out) {
+        let mut out = BatchOutput::open(out_path)?;
+        let bar = ProgressBar::new(prompts.len() as u64).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} prompts  {msg}  eta {eta}")
+                .expect("valid template"),
+        );
+        let (mut tokens, started) = (0usize, std::time::Instant::now());
+        for (index, prompt) in prompts.iter().enumerate() {
+            if out.is_done(index, prompt) {
+                bar.inc(1);
+                continue;
+            }
+            // Each prompt gets its own sampler seed, so a resumed run writes what a full run would.
+            let params = params.clone().with_seed(a.seed.wrapping_add(index as u64));
+            let mut embedder = Embedder::new(key.as_ref(), params);
+            let answer = chat.answer(&mut embedder, prompt, a.max_tokens, |_| {})?;
+            out.append(&record(index, prompt, &answer), out_path)?;
+            tokens += answer.generation.ids.len();
+            bar.set_message(format!(
+                "{:.1} tokens/s",
+                tokens as f64 / started.elapsed().as_secs_f64()
+            ));
+            bar.inc(1);
+        }
+        bar.finish();
+        eprintln!("wrote {}", out_path.display());
+        return Ok(());
+    }
+    let prompt = a.prompt.as_deref().unwrap_or_default();
     let mut stdout = std::io::stdout().lock();
     let stream = !a.json;
-    let answer = chat.answer(&mut embedder, &a.prompt, a.max_tokens, |piece| {
+    let answer = chat.answer(&mut embedder, prompt, a.max_tokens, |piece| {
         if stream {
             let _ = stdout.write_all(piece.as_bytes());
             let _ = stdout.flush();
         }
     })?;
     if a.json {
-        let record = json!({
-            "prompt": a.prompt,
-            "response": answer.text,
-            "token_ids": answer.generation.ids,
-            "stop": answer.generation.stop,
-            "key_id": key.as_ref().map(|k| k.id().to_string()),
-            "scheme": key.as_ref().map(|k| k.config().describe()),
-            "model": model_id,
-            "sampling": { "temperature": a.temperature, "top_k": a.top_k, "top_p": a.top_p, "seed": a.seed },
-            "max_tokens": a.max_tokens,
-        });
-        writeln!(stdout, "{record}")?;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string(&record(0, prompt, &answer))?
+        )?;
     } else {
         writeln!(stdout)?;
     }

@@ -73,6 +73,10 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
 
+    /// A prompts file or generation output file is malformed.
+    #[error("{0}")]
+    Prompts(String),
+
     /// A chat template could not be compiled or rendered.
     #[error("chat template: {0}")]
     Template(String),

@@ -44,6 +44,7 @@
 
 #![deny(missing_docs)]
 
+mod batch;
 mod chat;
 mod error;
 mod fetch;
@@ -51,6 +52,7 @@ mod generate;
 mod llama;
 mod model;
 
+pub use batch::{BatchOutput, Record, read_prompts};
 pub use chat::{ChatTemplate, Message};
 pub use error::RuntimeError;
 pub use fetch::{
