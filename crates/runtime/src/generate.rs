@@ -60,8 +60,8 @@ pub fn generate(
 /// A finished chat answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    /// The rendered prompt's token count.
-    pub prompt_tokens: usize,
+    /// The rendered prompt's token ids (chat template applied).
+    pub prompt_ids: Vec<u32>,
     /// The answer's text.
     pub text: String,
     /// The generation.
@@ -126,7 +126,7 @@ impl Chat {
             on_text(&text[shown..]);
         }
         Ok(Answer {
-            prompt_tokens: prompt_ids.len(),
+            prompt_ids,
             text,
             generation,
         })

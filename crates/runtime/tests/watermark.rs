@@ -7,7 +7,42 @@ use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, Watermark,
 use tracemark_detect::{DetectOptions, Detector};
 use tracemark_embed::{Embedder, SamplingParams};
 use tracemark_io::TextTokenizer;
-use tracemark_runtime::Chat;
+use tracemark_runtime::{Answer, Chat, LanguageModel};
+
+/// Per-token negative log-likelihood of the answer under the (unwatermarked) model, by
+/// teacher forcing over prompt + answer with logits at every position.
+fn answer_nll(model: &mut dyn LanguageModel, answer: &Answer) -> Vec<f64> {
+    let mut seq = answer.prompt_ids.clone();
+    seq.extend(&answer.generation.ids);
+    let rows = model.score_all(&seq).unwrap();
+    let start = answer.prompt_ids.len() - 1;
+    answer
+        .generation
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(j, &t)| {
+            let row = rows.row(start + j);
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let log_z = max
+                + row
+                    .iter()
+                    .map(|&l| (l as f64 - max).exp())
+                    .sum::<f64>()
+                    .ln();
+            log_z - row[t as usize] as f64
+        })
+        .collect()
+}
+
+fn mean_and_var(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    (
+        mean,
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0),
+    )
+}
 
 const PROMPTS: [&str; 5] = [
     "Write a detailed letter to a friend describing your last holiday by the sea.",
@@ -47,11 +82,18 @@ fn watermarked_answers_are_detected_from_text_and_plain_ones_are_not() {
         let key = Key::from_secret([c as u8 + 1; 32], config);
         let wm = Watermark::new(&key);
         let (mut marked, mut plain) = (Vec::new(), Vec::new());
+        let (mut nll_marked, mut nll_plain) = (Vec::new(), Vec::new());
         for (i, prompt) in PROMPTS.iter().enumerate() {
             for (with_key, out) in [(true, &mut marked), (false, &mut plain)] {
                 let params = SamplingParams::new(0.7, 0, 0.95, 100 + i as u64).unwrap();
                 let mut embedder = Embedder::new(with_key.then_some(&key), params);
                 let answer = chat.answer(&mut embedder, prompt, 200, |_| {}).unwrap();
+                let nll = answer_nll(chat.model(), &answer);
+                if with_key {
+                    nll_marked.extend(nll)
+                } else {
+                    nll_plain.extend(nll)
+                }
                 let ids = tokenizer.encode(&answer.text).unwrap().ids;
                 let d = Detector::new(&wm, DetectOptions::default()).detect(&ids, None);
                 eprintln!(
@@ -88,5 +130,20 @@ fn watermarked_answers_are_detected_from_text_and_plain_ones_are_not() {
             flagged <= 1,
             "{name}: {flagged} unwatermarked answers at p ≤ 0.01: {plain:?}"
         );
+
+        // Quality guard: mean NLL under the unwatermarked model. Gumbel is distortion-free, so
+        // it must not raise the NLL beyond noise (3 standard errors, tokens taken as
+        // independent). KGW's cost is reported; its bound is not settled yet (see the README).
+        let ((m, vm), (p, vp)) = (mean_and_var(&nll_marked), mean_and_var(&nll_plain));
+        let se = (vm / nll_marked.len() as f64 + vp / nll_plain.len() as f64).sqrt();
+        eprintln!(
+            "{name}: mean NLL watermarked {m:.3}, unwatermarked {p:.3} nats/token (se of difference {se:.3})"
+        );
+        if config.scheme == Scheme::Gumbel {
+            assert!(
+                m - p <= 3.0 * se,
+                "{name}: NLL rose beyond noise: {m:.3} vs {p:.3}"
+            );
+        }
     }
 }
