@@ -62,6 +62,11 @@ impl WindowSet {
         }
     }
 
+    /// Adds one window (h tokens; for h = 0, one token).
+    pub fn insert(&mut self, window: &[TokenId]) {
+        self.windows.insert(window.into());
+    }
+
     /// Whether the window before `tokens[i]` (or, for h = 0, the token itself) is in the set.
     fn contains_at(&self, tokens: &[TokenId], i: usize) -> bool {
         let w = if self.h == 0 {
@@ -70,6 +75,21 @@ impl WindowSet {
             &tokens[i - self.h..i]
         };
         self.windows.contains(w)
+    }
+
+    /// Whether the tuple (`window`, `token`) is covered: its window is in the set, or, for
+    /// h = 0, its token is.
+    pub fn contains_tuple(&self, window: &[TokenId], token: TokenId) -> bool {
+        if self.h == 0 {
+            self.windows.contains(&[token][..])
+        } else {
+            self.windows.contains(window)
+        }
+    }
+
+    /// The context width h.
+    pub fn context_width(&self) -> usize {
+        self.h
     }
 
     /// Number of distinct windows.
@@ -212,7 +232,15 @@ impl<'w> Scorer<'w> {
         if require.is_some_and(|set| !set.contains_at(tokens, i)) {
             return TokenStatus::Skipped(SkipReason::NotInFilter);
         }
-        let window = &tokens[i - h..i];
+        match self.score_tuple(&tokens[i - h..i], token) {
+            Some(score) => TokenStatus::Scored(score),
+            None => TokenStatus::Skipped(SkipReason::Duplicate),
+        }
+    }
+
+    /// Scores one (window, token) tuple, with `window` exactly h tokens long; `None` when
+    /// dedup is on and the tuple's PRF input and token were already scored.
+    pub fn score_tuple(&mut self, window: &[TokenId], token: TokenId) -> Option<TokenScore> {
         let wm = self.watermark;
         let input = if wm.config().seeding.kind == SeedingKind::MinHash {
             self.grow_ranks(window);
@@ -222,7 +250,7 @@ impl<'w> Scorer<'w> {
             wm.prf_input(window, token, |t| wm.rank(t))
         };
         if self.dedup && !self.seen.insert((input, token)) {
-            return TokenStatus::Skipped(SkipReason::Duplicate);
+            return None;
         }
         let seed = if wm.config().seeding.kind != SeedingKind::SelfHash && input.ids().len() <= 1 {
             *self
@@ -232,7 +260,7 @@ impl<'w> Scorer<'w> {
         } else {
             wm.input_seed(&input)
         };
-        TokenStatus::Scored(wm.score_word(seed.word(token)))
+        Some(wm.score_word(seed.word(token)))
     }
 
     /// Makes sure every token of `window` has a cached rank.

@@ -18,12 +18,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Run `f` `runs` times after one warm-up; return the median seconds.
-fn time(runs: usize, mut f: impl FnMut() -> Result<(), RuntimeError>) -> Result<f64, RuntimeError> {
-    f()?;
+fn time<E: Into<RuntimeError>>(
+    runs: usize,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> Result<f64, RuntimeError> {
+    f().map_err(Into::into)?;
     let mut secs = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();
-        f()?;
+        f().map_err(Into::into)?;
         secs.push(t.elapsed().as_secs_f64());
     }
     Ok(median(secs))

@@ -26,38 +26,9 @@ pub enum RuntimeError {
     #[error("llama.cpp: {0}")]
     Backend(String),
 
-    /// `start` or `score_all` was given no tokens.
-    #[error("cannot evaluate an empty token sequence (the prompt must hold at least one token)")]
-    EmptyInput,
-
-    /// `step` was called before `start` (or `score_all`).
-    #[error("step() called before start(): no sequence to extend")]
-    NotStarted,
-
-    /// The sequence would not fit in the context window.
-    #[error(
-        "sequence of {needed} tokens does not fit the context window of {n_ctx} tokens; \
-         shorten the prompt or generation, or load the model with a larger context (n_ctx)"
-    )]
-    ContextFull {
-        /// Tokens the operation needs in the context.
-        needed: usize,
-        /// Context length of the loaded model.
-        n_ctx: usize,
-    },
-
-    /// A token id is not in the vocabulary.
-    #[error("token id {token} is out of range for a vocabulary of {vocab_size} tokens")]
-    TokenOutOfRange {
-        /// The offending id.
-        token: u32,
-        /// Vocabulary size.
-        vocab_size: usize,
-    },
-
-    /// llama.cpp failed to evaluate a batch.
-    #[error("llama.cpp decode failed: {0}")]
-    Decode(String),
+    /// Evaluating the model failed (empty input, context full, bad token id, decode error).
+    #[error(transparent)]
+    Model(#[from] tracemark_model::ModelError),
 
     /// Text too large to tokenize in one call.
     #[error("cannot tokenize: {0}")]
@@ -105,6 +76,16 @@ impl RuntimeError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl From<RuntimeError> for tracemark_model::ModelError {
+    /// Model errors pass through; anything else becomes an engine error with its message.
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::Model(m) => m,
+            other => tracemark_model::ModelError::Engine(other.to_string()),
         }
     }
 }

@@ -50,7 +50,6 @@ mod error;
 mod fetch;
 mod generate;
 mod llama;
-mod model;
 
 pub use batch::{BatchOutput, Record, read_prompts};
 pub use chat::{ChatTemplate, Message};
@@ -61,4 +60,4 @@ pub use fetch::{
 };
 pub use generate::{Answer, Chat, Generation, StopReason, generate};
 pub use llama::{LlamaModel, LoadOptions};
-pub use model::{LanguageModel, Logits, argmax};
+pub use tracemark_model::{LanguageModel, Logits, ModelError, argmax};

@@ -14,7 +14,7 @@ use llama_cpp_2::{LogOptions, send_logs_to_tracing};
 use tracemark_gguf::GgufMetadata;
 
 use crate::RuntimeError;
-use crate::model::{LanguageModel, Logits, argmax};
+use crate::{LanguageModel, Logits, ModelError, argmax};
 
 /// How to load a model with [`LlamaModel::load`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,10 +239,10 @@ impl LlamaModel {
     }
 
     /// Check a token id and convert it for llama.cpp.
-    fn token(&self, id: u32) -> Result<LlamaToken, RuntimeError> {
+    fn token(&self, id: u32) -> Result<LlamaToken, ModelError> {
         match i32::try_from(id) {
             Ok(t) if (id as usize) < self.vocab_size => Ok(LlamaToken(t)),
-            _ => Err(RuntimeError::TokenOutOfRange {
+            _ => Err(ModelError::TokenOutOfRange {
                 token: id,
                 vocab_size: self.vocab_size,
             }),
@@ -250,12 +250,12 @@ impl LlamaModel {
     }
 
     /// Check a whole sequence before evaluating it from position 0.
-    fn check_sequence(&self, tokens: &[u32]) -> Result<(), RuntimeError> {
+    fn check_sequence(&self, tokens: &[u32]) -> Result<(), ModelError> {
         if tokens.is_empty() {
-            return Err(RuntimeError::EmptyInput);
+            return Err(ModelError::EmptyInput);
         }
         if tokens.len() > self.n_ctx {
-            return Err(RuntimeError::ContextFull {
+            return Err(ModelError::ContextFull {
                 needed: tokens.len(),
                 n_ctx: self.n_ctx,
             });
@@ -271,7 +271,7 @@ impl LlamaModel {
         tokens: &[u32],
         all: bool,
         mut row: impl FnMut(&[f32]),
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<(), ModelError> {
         self.check_sequence(tokens)?;
         self.n_past = None;
         let batch = &mut self.batch;
@@ -287,17 +287,17 @@ impl LlamaModel {
                     // Ids were checked; positions are below n_ctx, which fits in i32.
                     batch
                         .add(LlamaToken(t as i32), pos as i32, &[0], logits)
-                        .map_err(|e| RuntimeError::Decode(e.to_string()))?;
+                        .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
                 }
                 ctx.decode(batch)
-                    .map_err(|e| RuntimeError::Decode(e.to_string()))?;
+                    .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
                 for j in 0..chunk.len() {
                     if all || base + j + 1 == tokens.len() {
                         row(ctx.get_logits_ith(j as i32));
                     }
                 }
             }
-            Ok::<(), RuntimeError>(())
+            Ok::<(), ModelError>(())
         })?;
         self.n_past = Some(tokens.len());
         Ok(())
@@ -323,16 +323,16 @@ impl LanguageModel for LlamaModel {
         self.vocab_size
     }
 
-    fn start(&mut self, prompt: &[u32]) -> Result<&[f32], RuntimeError> {
+    fn start(&mut self, prompt: &[u32]) -> Result<&[f32], ModelError> {
         self.evaluate(prompt, false, |_| {})?;
         Ok(self.last_logits())
     }
 
-    fn step(&mut self, token: u32) -> Result<&[f32], RuntimeError> {
-        let n_past = self.n_past.ok_or(RuntimeError::NotStarted)?;
+    fn step(&mut self, token: u32) -> Result<&[f32], ModelError> {
+        let n_past = self.n_past.ok_or(ModelError::NotStarted)?;
         let tok = self.token(token)?;
         if n_past + 1 > self.n_ctx {
-            return Err(RuntimeError::ContextFull {
+            return Err(ModelError::ContextFull {
                 needed: n_past + 1,
                 n_ctx: self.n_ctx,
             });
@@ -342,10 +342,10 @@ impl LanguageModel for LlamaModel {
         batch.clear();
         batch
             .add(tok, n_past as i32, &[0], true)
-            .map_err(|e| RuntimeError::Decode(e.to_string()))?;
+            .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
         self.engine
             .with_dependent_mut(|_, ctx| ctx.decode(batch))
-            .map_err(|e| RuntimeError::Decode(e.to_string()))?;
+            .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
         self.n_past = Some(n_past + 1);
         Ok(self.last_logits())
     }
@@ -353,14 +353,14 @@ impl LanguageModel for LlamaModel {
     /// Returns all rows in one flat [`Logits`] buffer (`tokens.len() * vocab_size`
     /// floats: about 192 KiB per token for a 49k vocabulary). Use
     /// [`top1_all`](LanguageModel::top1_all) when only the argmax is needed.
-    fn score_all(&mut self, tokens: &[u32]) -> Result<Logits, RuntimeError> {
+    fn score_all(&mut self, tokens: &[u32]) -> Result<Logits, ModelError> {
         let mut out = Logits::with_capacity(tokens.len(), self.vocab_size);
         self.evaluate(tokens, true, |r| out.push_row(r))?;
         Ok(out)
     }
 
     /// Computed block by block without keeping the rows.
-    fn top1_all(&mut self, tokens: &[u32]) -> Result<Vec<u32>, RuntimeError> {
+    fn top1_all(&mut self, tokens: &[u32]) -> Result<Vec<u32>, ModelError> {
         let mut out = Vec::with_capacity(tokens.len());
         self.evaluate(tokens, true, |r| out.push(argmax(r)))?;
         Ok(out)

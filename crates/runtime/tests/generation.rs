@@ -2,7 +2,7 @@
 
 mod common;
 
-use tracemark_runtime::{LanguageModel, LlamaModel, LoadOptions, RuntimeError, argmax};
+use tracemark_runtime::{LanguageModel, LlamaModel, LoadOptions, ModelError, argmax};
 
 /// Greedy generation of up to `n` tokens (stopping early at an end-of-generation token
 /// only when `stop_at_eog`).
@@ -187,15 +187,15 @@ fn sequence_errors_are_clear() {
     let n_ctx = model.context_length().unwrap();
     assert!(n_ctx >= 256);
 
-    assert!(matches!(model.step(5), Err(RuntimeError::NotStarted)));
-    assert!(matches!(model.start(&[]), Err(RuntimeError::EmptyInput)));
+    assert!(matches!(model.step(5), Err(ModelError::NotStarted)));
+    assert!(matches!(model.start(&[]), Err(ModelError::EmptyInput)));
     let vocab = model.vocab_size() as u32;
     let err = model.start(&[1, vocab]).unwrap_err();
-    assert!(matches!(err, RuntimeError::TokenOutOfRange { .. }), "{err}");
+    assert!(matches!(err, ModelError::TokenOutOfRange { .. }), "{err}");
     assert!(model.detokenize(&[vocab + 7]).is_err());
 
     let err = model.start(&vec![42; n_ctx + 1]).unwrap_err();
-    assert!(matches!(err, RuntimeError::ContextFull { .. }), "{err}");
+    assert!(matches!(err, ModelError::ContextFull { .. }), "{err}");
     let err = model.ensure_fits(n_ctx - 10, 11).unwrap_err().to_string();
     assert!(err.contains("context window"), "{err}");
 
@@ -203,7 +203,7 @@ fn sequence_errors_are_clear() {
     model.start(&vec![42; n_ctx - 1]).unwrap();
     model.step(42).unwrap();
     let err = model.step(42).unwrap_err();
-    assert!(matches!(err, RuntimeError::ContextFull { needed, .. } if needed == n_ctx + 1));
+    assert!(matches!(err, ModelError::ContextFull { needed, .. } if needed == n_ctx + 1));
 
     // The model is still usable afterwards.
     let logits = model.start(&[1, 2, 3]).unwrap();

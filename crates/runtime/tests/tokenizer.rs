@@ -130,7 +130,7 @@ fn own_sources() -> String {
     [
         include_str!("../src/llama.rs"),
         include_str!("../src/fetch.rs"),
-        include_str!("../src/model.rs"),
+        include_str!("../../model/src/lib.rs"),
     ]
     .concat()
     .replace("<|", "< |")

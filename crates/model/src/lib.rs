@@ -1,6 +1,16 @@
-//! The engine-agnostic model interface.
+//! The engine-agnostic language-model interface.
+//!
+//! Everything that reads or runs a model goes through [`LanguageModel`]: generation, the
+//! quality guard's teacher forcing, and radioactivity's reading mode. It has no I/O and no
+//! engine: `tracemark-runtime` implements it over llama.cpp, and students (small models
+//! trained on harvested answers) implement it in pure Rust, so code written against the
+//! trait never needs a C++ toolchain.
 
-use crate::RuntimeError;
+#![deny(missing_docs)]
+
+mod error;
+
+pub use error::ModelError;
 
 /// A next-token predictor over a fixed vocabulary of token ids.
 ///
@@ -10,8 +20,8 @@ use crate::RuntimeError;
 /// bias, softmax and sampling. No BOS token is added: the caller passes exactly the ids to
 /// evaluate.
 ///
-/// Implementations: [`LlamaModel`](crate::LlamaModel) (llama.cpp); student models
-/// elsewhere in the workspace.
+/// Implementations: `tracemark_runtime::LlamaModel` (llama.cpp); student models elsewhere
+/// in the workspace.
 pub trait LanguageModel {
     /// Number of entries in every logits vector.
     fn vocab_size(&self) -> usize;
@@ -21,10 +31,10 @@ pub trait LanguageModel {
     ///
     /// Errors on an empty prompt, an out-of-vocabulary id, or a prompt longer than
     /// [`context_length`](Self::context_length).
-    fn start(&mut self, prompt: &[u32]) -> Result<&[f32], RuntimeError>;
+    fn start(&mut self, prompt: &[u32]) -> Result<&[f32], ModelError>;
 
     /// Append `token` to the current sequence and return the next-token logits.
-    fn step(&mut self, token: u32) -> Result<&[f32], RuntimeError>;
+    fn step(&mut self, token: u32) -> Result<&[f32], ModelError>;
 
     /// Teacher forcing: the logits at every position of `tokens`, evaluated in as few
     /// batches as the engine allows. Row `i` of the result is the distribution of token
@@ -33,11 +43,11 @@ pub trait LanguageModel {
     ///
     /// Like [`start`](Self::start) this replaces the current sequence; afterwards
     /// [`step`](Self::step) continues after the last token of `tokens`.
-    fn score_all(&mut self, tokens: &[u32]) -> Result<Logits, RuntimeError>;
+    fn score_all(&mut self, tokens: &[u32]) -> Result<Logits, ModelError>;
 
     /// The argmax token of every row of [`score_all`](Self::score_all) (ties go to the
     /// lowest id), without keeping all rows in memory where the engine can avoid it.
-    fn top1_all(&mut self, tokens: &[u32]) -> Result<Vec<u32>, RuntimeError> {
+    fn top1_all(&mut self, tokens: &[u32]) -> Result<Vec<u32>, ModelError> {
         Ok(self.score_all(tokens)?.rows().map(argmax).collect())
     }
 
@@ -57,10 +67,10 @@ pub trait LanguageModel {
 
     /// Check before generating that `prompt_len + max_new_tokens` tokens fit in the
     /// context window, so that a long generation fails at once instead of midway.
-    fn ensure_fits(&self, prompt_len: usize, max_new_tokens: usize) -> Result<(), RuntimeError> {
+    fn ensure_fits(&self, prompt_len: usize, max_new_tokens: usize) -> Result<(), ModelError> {
         let needed = prompt_len.saturating_add(max_new_tokens);
         match self.context_length() {
-            Some(n_ctx) if needed > n_ctx => Err(RuntimeError::ContextFull { needed, n_ctx }),
+            Some(n_ctx) if needed > n_ctx => Err(ModelError::ContextFull { needed, n_ctx }),
             _ => Ok(()),
         }
     }
@@ -187,13 +197,13 @@ mod tests {
         fn vocab_size(&self) -> usize {
             self.0.vocab_size()
         }
-        fn start(&mut self, _: &[u32]) -> Result<&[f32], RuntimeError> {
+        fn start(&mut self, _: &[u32]) -> Result<&[f32], ModelError> {
             Ok(self.0.row(0))
         }
-        fn step(&mut self, _: u32) -> Result<&[f32], RuntimeError> {
+        fn step(&mut self, _: u32) -> Result<&[f32], ModelError> {
             Ok(self.0.row(0))
         }
-        fn score_all(&mut self, _: &[u32]) -> Result<Logits, RuntimeError> {
+        fn score_all(&mut self, _: &[u32]) -> Result<Logits, ModelError> {
             Ok(self.0.clone())
         }
         fn eog_tokens(&self) -> &[u32] {
