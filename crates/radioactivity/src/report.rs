@@ -1,0 +1,150 @@
+//! The evidence report's data: everything `report.json` holds and `report.html` shows.
+//!
+//! The types serialize to `report.json` as they are; [`crate::html::render`] turns the same
+//! value into one self-contained HTML page. No field ever holds key material: keys appear
+//! only as their public key id.
+
+use serde::Serialize;
+use tracemark_detect::{SkipReason, TestResult};
+
+use crate::controls::Controls;
+use crate::tuples::TupleCounts;
+use crate::verdict::Finding;
+
+/// A whole evidence report: one key, one or more suspects or tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Tool name and version that produced the report.
+    pub tool: String,
+    /// The watermark key's public fingerprint; never the secret.
+    pub key_id: String,
+    /// The key's public configuration, e.g. `kgw(γ=0.25, δ=2) lefthash(h=2)`.
+    pub scheme: String,
+    /// One entry per suspect and test.
+    pub investigations: Vec<Investigation>,
+}
+
+/// Which test produced an investigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Closed model: only the suspect's answers to prompts are available.
+    Closed,
+    /// Open model ("reading mode"): the watermarked texts are teacher-forced through the
+    /// suspect's weights and its top-1 predictions are scored.
+    Open,
+}
+
+/// One test on one suspect, with its calibration and verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Investigation {
+    /// The suspect: an answers file, a model file, or a name.
+    pub suspect: String,
+    /// Closed or open test.
+    pub mode: Mode,
+    /// Supervised: only tuples whose window occurs in the watermarked training corpus count.
+    pub supervised: bool,
+    /// With `supervised`: only the N most frequent training windows were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_top: Option<usize>,
+    /// Whether tuples whose window occurs in the answer's own prompt were excluded.
+    pub prompt_exclusion: bool,
+    /// Significance level of the verdict.
+    pub alpha: f64,
+    /// What was seen, skipped and scored.
+    pub counts: TupleCounts,
+    /// The exact test under the true key.
+    pub test: TestResult,
+    /// log10 p against scored tuples, in corpus order, ending at the final value.
+    pub curve: Vec<CurvePoint>,
+    /// The same test under random keys.
+    pub controls: Controls,
+    /// The verdict and the reason for it.
+    pub finding: Finding,
+    /// A few suspect outputs with their tokens marked.
+    pub samples: Vec<Sample>,
+}
+
+/// One point of the evidence curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Tuples scored so far.
+    pub scored: u64,
+    /// log10 of the p-value over those tuples.
+    pub log10_p: f64,
+}
+
+/// A suspect output (closed) or a watermarked text read by the suspect (open), cut into
+/// token pieces.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sample {
+    /// The record's id or line, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The prompt that produced it, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The text, piece by piece; the pieces concatenate to the whole text.
+    pub pieces: Vec<Piece>,
+}
+
+/// One token's text and what happened to its tuple.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Piece {
+    /// The token's text.
+    pub text: String,
+    /// Open mode: the text of the suspect's top-1 prediction at this position, which is
+    /// the token that was scored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<String>,
+    /// The outcome.
+    pub mark: Mark,
+}
+
+/// The outcome of one position.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Mark {
+    /// KGW: scored, green or red.
+    Kgw {
+        /// Whether the scored token is green.
+        green: bool,
+    },
+    /// Gumbel: scored, with −ln(1−u) (mean 1 under H0; large values are evidence).
+    Gumbel {
+        /// The score.
+        score: f64,
+    },
+    /// Not scored, and why.
+    Skipped {
+        /// Why.
+        reason: Skip,
+    },
+}
+
+/// Why a position was not scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    /// One of the first h tokens: no full context window.
+    Prefix,
+    /// Its window occurs in the answer's prompt.
+    PromptWindow,
+    /// Open mode: its window already occurred earlier in the text the suspect read.
+    RepeatedWindow,
+    /// Supervised: its window is not among the training windows kept.
+    NotInFilter,
+    /// Its (window, token) tuple was already scored.
+    Duplicate,
+}
+
+impl From<SkipReason> for Skip {
+    fn from(r: SkipReason) -> Self {
+        match r {
+            SkipReason::Prefix => Skip::Prefix,
+            SkipReason::Duplicate => Skip::Duplicate,
+            SkipReason::PromptWindow => Skip::PromptWindow,
+            SkipReason::NotInFilter => Skip::NotInFilter,
+        }
+    }
+}
