@@ -382,6 +382,46 @@ fn tiny_tokenizer_builds_and_round_trips() {
 }
 
 #[test]
+fn eog_ids_follow_llama_cpp() {
+    let meta = |tokens: &[&str], extra: &[(&str, Value)]| {
+        let mut kvs = vec![("tokenizer.ggml.tokens", strings(tokens))];
+        kvs.extend(extra.iter().cloned());
+        parse(&file(3, &kvs)).unwrap()
+    };
+    let tokens = [
+        "<s>",
+        "<reponame>",
+        "<|fim_repo|>",
+        "<|end|>",
+        "<|return|>",
+        "<|call|>",
+        "x",
+        "</s>",
+        "<|file_sep|>",
+    ];
+    let extra = [
+        ("tokenizer.ggml.eos_token_id", Value::U32(7)),
+        ("tokenizer.ggml.fim_pad_token_id", Value::U32(6)),
+        ("tokenizer.ggml.eot_token_id", Value::U32(99)),
+    ];
+    // FIM pad by key (6), FIM repo by text (the lowest of 1 and 2), FIM separator by text
+    // (8), `</s>` by text and as EOS (7), an out-of-range EOT ignored, and `<|end|>` dropped
+    // because `<|return|>` and `<|call|>` end generations.
+    assert_eq!(
+        eog_token_ids(&meta(&tokens, &extra)),
+        vec![1, 4, 5, 6, 7, 8]
+    );
+    // Without `<|call|>`, `<|end|>` stays.
+    let no_call = ["<|end|>", "<|return|>", "x"];
+    assert_eq!(eog_token_ids(&meta(&no_call, &[])), vec![0, 1]);
+    // With `<|tool_response>`, `</s>` is an ordinary token.
+    let gemma = ["</s>", "<|tool_response>", "<eos>"];
+    assert_eq!(eog_token_ids(&meta(&gemma, &[])), vec![1, 2]);
+    // No vocabulary, no ids.
+    assert!(eog_token_ids(&meta(&[], &extra)).is_empty());
+}
+
+#[test]
 fn add_bos_token_adds_bos_with_special_tokens() {
     let extra = [("tokenizer.ggml.add_bos_token", Value::Bool(true))];
     let meta = parse(&tiny_tokenizer_file(Some("gpt-2"), "gpt2", &extra)).unwrap();

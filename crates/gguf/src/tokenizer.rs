@@ -25,17 +25,53 @@ const TOKEN_TYPE_UNKNOWN: i64 = 2;
 const TOKEN_TYPE_CONTROL: i64 = 3;
 const TOKEN_TYPE_USER_DEFINED: i64 = 4;
 
-/// Token texts llama.cpp treats as end-of-generation whatever their id.
+/// Token texts llama.cpp treats as end-of-generation whatever their id (its list in
+/// `llama_vocab::impl::load`, as vendored by `llama-cpp-sys-2` 0.1.161). Every text it
+/// also accepts as the EOT token is here too, so EOT-by-text adds nothing.
 const EOG_TEXTS: &[&str] = &[
-    "<|endoftext|>",
-    "<|im_end|>",
     "<|eot_id|>",
-    "<|eom_id|>",
+    "<|im_end|>",
     "<|end|>",
-    "</s>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
     "<end_of_turn>",
-    "<|end_of_text|>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
     "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<\u{ff5c}end\u{2581}of\u{2581}sentence\u{ff5c}>",
+    "[e~[",
+];
+
+/// The fill-in-the-middle pad, repository and file-separator tokens, which llama.cpp also
+/// counts as end-of-generation: each is the id under its metadata key, else the token with
+/// one of these texts.
+const FIM_EOG: &[(&str, &[&str])] = &[
+    (
+        "tokenizer.ggml.fim_pad_token_id",
+        &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"],
+    ),
+    (
+        "tokenizer.ggml.fim_rep_token_id",
+        &[
+            "<|fim_repo|>",
+            "<|repo_name|>",
+            "<fim-repo>",
+            "<REPO>",
+            "<reponame>",
+        ],
+    ),
+    ("tokenizer.ggml.fim_sep_token_id", &["<|file_sep|>"]),
 ];
 
 /// How llama.cpp splits text into words before BPE, for a `tokenizer.ggml.pre` value.
@@ -276,29 +312,74 @@ pub fn tokenizer_from_gguf(meta: &GgufMetadata) -> Result<Tokenizer, GgufError> 
     Ok(tokenizer)
 }
 
-/// End-of-generation token ids, as llama.cpp computes them: the EOS, EOT and EOM ids when
-/// set, plus every token whose text is a well-known end marker (`<|endoftext|>`,
-/// `<|im_end|>`, `<|eot_id|>`, `<|end|>`, `</s>`, `<end_of_turn>`, `<|end_of_text|>`, ...).
-/// Like llama.cpp, the text match ignores the token type (llama.cpp forces such tokens to
-/// CONTROL). Sorted, without duplicates.
+/// End-of-generation token ids, as llama.cpp computes them:
+///
+/// - the EOS, EOT and EOM ids from the metadata;
+/// - the FIM pad, repository and separator tokens (SmolLM2's `<reponame>`, id 4), by
+///   metadata key or else by text (see [`FIM_EOG`]);
+/// - every token whose text is a known end marker (`<|endoftext|>`, `<|im_end|>`,
+///   `<|eot_id|>`, `<|end|>`, `</s>`, `<end_of_turn>`, ...), whatever its type (llama.cpp
+///   forces such tokens to CONTROL);
+/// - then llama.cpp's two exceptions: `<|end|>` is dropped when `<|return|>` and `<|call|>`
+///   (or `<|calls|>` and `<|flush|>`) are also present, and `</s>` when `<|tool_response>`
+///   or `<|plamo:eos|>` is.
+///
+/// Ids outside the vocabulary are ignored. When several tokens carry texts of one FIM kind,
+/// llama.cpp takes whichever its hash map yields first; this takes the lowest id. Sorted,
+/// without duplicates.
 pub fn eog_token_ids(meta: &GgufMetadata) -> Vec<u32> {
-    let mut ids: Vec<u32> = [
-        "tokenizer.ggml.eos_token_id",
-        "tokenizer.ggml.eot_token_id",
-        "tokenizer.ggml.eom_token_id",
-    ]
-    .iter()
-    .filter_map(|key| meta.get_u64(key).and_then(|v| u32::try_from(v).ok()))
-    .collect();
-    if let Some(tokens) = meta.get_array("tokenizer.ggml.tokens") {
-        for (id, token) in (0u32..).zip(tokens) {
-            if token.as_str().is_some_and(|t| EOG_TEXTS.contains(&t)) {
-                ids.push(id);
-            }
+    let texts: Vec<Option<&str>> = meta
+        .get_array("tokenizer.ggml.tokens")
+        .map(|t| t.iter().map(Value::as_str).collect())
+        .unwrap_or_default();
+    let n_tokens = texts.len();
+    let key_id = |key: &str| {
+        meta.get_u64(key)
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|&id| (id as usize) < n_tokens)
+    };
+    let first_with = |wanted: &[&str]| {
+        (0u32..)
+            .zip(&texts)
+            .find(|(_, t)| t.is_some_and(|t| wanted.contains(&t)))
+            .map(|(id, _)| id)
+    };
+    let mut ids: Vec<u32> = FIM_EOG
+        .iter()
+        .filter_map(|&(key, wanted)| key_id(key).or_else(|| first_with(wanted)))
+        .collect();
+    for (id, text) in (0u32..).zip(&texts) {
+        if text.is_some_and(|t| EOG_TEXTS.contains(&t)) {
+            ids.push(id);
         }
     }
+    ids.extend(
+        [
+            "tokenizer.ggml.eos_token_id",
+            "tokenizer.ggml.eot_token_id",
+            "tokenizer.ggml.eom_token_id",
+        ]
+        .iter()
+        .filter_map(|key| key_id(key)),
+    );
     ids.sort_unstable();
     ids.dedup();
+
+    let text_of = |id: u32| texts[id as usize].unwrap_or("");
+    let has = |ids: &[u32], t: &str| ids.iter().any(|&id| text_of(id) == t);
+    let has_call = has(&ids, "<|call|>") || has(&ids, "<|calls|>");
+    // llama.cpp drops one `<|end|>` or `</s>` (the last it meets in its set).
+    if has_call
+        && (has(&ids, "<|return|>") || has(&ids, "<|flush|>"))
+        && let Some(pos) = ids.iter().rposition(|&id| text_of(id) == "<|end|>")
+    {
+        ids.remove(pos);
+    }
+    if (has(&ids, "<|tool_response>") || has(&ids, "<|plamo:eos|>"))
+        && let Some(pos) = ids.iter().rposition(|&id| text_of(id) == "</s>")
+    {
+        ids.remove(pos);
+    }
     ids
 }
 

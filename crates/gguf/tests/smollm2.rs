@@ -99,7 +99,8 @@ fn special_tokens_are_single_ids() {
     // add_bos_token is false: special tokens change nothing.
     let with = t.encode("Hello", true).unwrap().get_ids().to_vec();
     assert_eq!(with, ids(t, "Hello"));
-    assert_eq!(eog_token_ids(&m.meta), vec![0, 2]);
+    // `<|endoftext|>`, `<|im_end|>` and the FIM repository token `<reponame>`.
+    assert_eq!(eog_token_ids(&m.meta), vec![0, 2, 4]);
 }
 
 #[test]
