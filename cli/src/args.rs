@@ -22,9 +22,67 @@ pub enum Command {
     Detect(DetectArgs),
     /// Answer a prompt with a real model (llama.cpp), watermarked with a key.
     Generate(GenerateArgs),
+    /// Test whether a suspect model was trained on text watermarked with a key.
+    Radioactivity(RadioactivityArgs),
     /// Fetch or describe models.
     #[command(subcommand)]
     Model(ModelCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("suspect").required(true).args(["suspect_outputs", "suspect_model"])))]
+pub struct RadioactivityArgs {
+    /// The watermark key the provider used.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Closed test: the suspect's answers (JSONL with "response" or "text", and "prompt").
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub suspect_outputs: Option<PathBuf>,
+    /// Closed test: the prompts, when the answers do not carry them (matched by "id", else by order).
+    #[arg(long, value_name = "P.jsonl", requires = "suspect_outputs")]
+    pub prompts: Option<PathBuf>,
+    /// Supervised closed test: count only windows that occur in this watermarked corpus.
+    #[arg(long, value_name = "WM.jsonl", requires = "suspect_outputs")]
+    pub training: Option<PathBuf>,
+    /// With --training: keep only the N most frequent training windows.
+    #[arg(long, value_name = "N", requires = "training")]
+    pub filter_top: Option<usize>,
+    /// Open test (reading mode): the suspect's weights (GGUF; must share the watermark's tokenizer).
+    #[arg(long, value_name = "SUSPECT.gguf", requires = "watermarked")]
+    pub suspect_model: Option<PathBuf>,
+    /// Open test: watermarked texts to read through the suspect.
+    #[arg(long, value_name = "WM.jsonl", requires = "suspect_model")]
+    pub watermarked: Option<PathBuf>,
+    /// Keep tuples whose window occurs in the prompt (invalid with watermarked prompts: for demonstrations only).
+    #[arg(long)]
+    pub no_prompt_exclusion: bool,
+    /// Number of random keys for the calibration controls.
+    #[arg(long, value_name = "M", default_value_t = tracemark_radioactivity::DEFAULT_CONTROLS)]
+    pub controls: usize,
+    /// Seed of the random control keys.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    pub control_seed: u64,
+    /// Significance level of the verdict.
+    #[arg(long, default_value_t = tracemark_radioactivity::DEFAULT_ALPHA)]
+    pub alpha: f64,
+    /// tokenizer.json or GGUF whose tokenizer the watermark used [default: the bundled SmolLM2 tokenizer].
+    #[arg(long, value_name = "TOKENIZER")]
+    pub tokenizer: Option<PathBuf>,
+    /// Write report.html and report.json into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Suspect outputs shown with token highlighting in the report.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub samples: usize,
+    /// CPU threads for the suspect model.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub threads: usize,
+    /// Show llama.cpp's own log.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

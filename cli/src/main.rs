@@ -5,6 +5,7 @@ mod detect;
 mod generate;
 mod keygen;
 mod print;
+mod radioactivity;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         Command::KeyInfo(a) => keygen::info(&a),
         Command::Detect(a) => detect::run(&a),
         Command::Generate(a) => generate::run(&a),
+        Command::Radioactivity(a) => radioactivity::run(&a),
         Command::Model(c) => generate::model(&c),
     };
     match result {

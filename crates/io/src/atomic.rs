@@ -24,6 +24,19 @@ fn os_cause(e: std::io::Error) -> std::io::Error {
     }
 }
 
+/// The process umask, read without changing it (Linux `/proc/self/status`); 022 if unknown.
+#[cfg(unix)]
+fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
 /// Writes `bytes` to `path` atomically. With `private`, the file is created mode 0600 (Unix)
 /// before any byte is written. With `overwrite = false`, an existing file is an error.
 pub fn write_atomic(
@@ -50,9 +63,11 @@ pub fn write_atomic(
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tracemark-tmp-");
     #[cfg(unix)]
-    if private {
+    {
         use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o600));
+        // Temporary files are created 0600; public outputs get the usual 0644 (less umask).
+        let mode = if private { 0o600 } else { 0o666 & !current_umask() };
+        builder.permissions(std::fs::Permissions::from_mode(mode));
     }
     #[cfg(not(unix))]
     let _ = private;

@@ -8,6 +8,8 @@
 pub mod atomic;
 pub mod documents;
 pub mod keyfile;
+pub mod stream;
+pub mod suspect;
 pub mod text;
 pub mod tokenizer;
 
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 
 pub use documents::{DEFAULT_MAX_INPUT_BYTES, Document, InputFormat, Source, read_documents};
 pub use keyfile::{read_key, write_key};
+pub use stream::for_each_document;
 pub use text::{DocumentResult, TextDetector, TokenView};
 pub use tokenizer::{Encoded, TextTokenizer};
 

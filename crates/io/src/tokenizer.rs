@@ -119,6 +119,11 @@ impl TextTokenizer {
         })
     }
 
+    /// The text of `ids` (special tokens included); empty if they cannot be decoded.
+    pub fn decode(&self, ids: &[TokenId]) -> String {
+        self.inner.decode(ids, false).unwrap_or_default()
+    }
+
     /// The underlying Hugging Face tokenizer.
     pub fn inner(&self) -> &Tokenizer {
         &self.inner

@@ -24,6 +24,7 @@ pub mod html;
 mod reading;
 pub mod report;
 mod scoring;
+mod svg;
 pub mod tuples;
 pub mod verdict;
 

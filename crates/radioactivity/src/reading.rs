@@ -13,21 +13,24 @@ pub const READ_BLOCK: usize = 256;
 /// [`READ_BLOCK`] tokens (and the model's context), each block is teacher-forced with
 /// logits at every position, and the top-1 prediction at each position is added to
 /// `tuples` with its window from the text. Each block is its own context, so in-context
-/// repeats are checked per block. Returns one outcome per token of `text`.
+/// repeats are checked per block. Returns the outcome and the prediction at every position
+/// of `text` (position `i` predicts the token after `text[i]`).
 pub fn read_with_model(
     model: &mut dyn LanguageModel,
     text: &[TokenId],
     tuples: &mut TupleSet,
     require: Option<&WindowSet>,
-) -> Result<Vec<Outcome>, ModelError> {
+) -> Result<(Vec<Outcome>, Vec<TokenId>), ModelError> {
     let block = model
         .context_length()
         .map_or(READ_BLOCK, |n| n.min(READ_BLOCK))
         .max(1);
     let mut outcomes = Vec::with_capacity(text.len());
+    let mut predictions = Vec::with_capacity(text.len());
     for chunk in text.chunks(block) {
         let predicted = model.top1_all(chunk)?;
         outcomes.extend(tuples.add_reading(chunk, &predicted, require));
+        predictions.extend(predicted);
     }
-    Ok(outcomes)
+    Ok((outcomes, predictions))
 }

@@ -24,6 +24,18 @@ pub struct Report {
     pub investigations: Vec<Investigation>,
 }
 
+impl Report {
+    /// A report on `investigations` under `key` (only its public id and configuration are kept).
+    pub fn new(key: &tracemark_core::Key, investigations: Vec<Investigation>) -> Self {
+        Self {
+            tool: format!("tracemark {}", env!("CARGO_PKG_VERSION")),
+            key_id: key.id().to_string(),
+            scheme: key.config().describe(),
+            investigations,
+        }
+    }
+}
+
 /// Which test produced an investigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,0 +1,298 @@
+//! Radioactivity inputs: suspect answers, prompts, watermarked training text, and reading
+//! watermarked text through a suspect model; all streamed, tokenized and collected into a
+//! [`TupleSet`], with a few documents kept as report samples.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use tracemark_core::{TokenId, TokenScore, Watermark};
+use tracemark_detect::WindowSet;
+use tracemark_model::LanguageModel;
+use tracemark_radioactivity::{Mark, Outcome, Piece, Sample, Skip, TupleSet, WindowCounts};
+
+use crate::IoError;
+use crate::documents::{InputFormat, Source};
+use crate::stream::for_each_document;
+use crate::tokenizer::TextTokenizer;
+
+/// Prompts that produced the suspect's answers, when the answers file does not carry them.
+#[derive(Debug, Clone, Default)]
+pub struct Prompts {
+    by_id: HashMap<String, String>,
+    in_order: Vec<String>,
+}
+
+impl Prompts {
+    /// Reads a prompts file: JSONL records with a `prompt` (or `text`) string and optional
+    /// `id`, or plain text with one prompt per line.
+    pub fn read(source: &Source) -> Result<Self, IoError> {
+        let text = crate::documents::read_text(source, crate::DEFAULT_MAX_INPUT_BYTES)?;
+        let mut prompts = Self::default();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if !line.trim_start().starts_with('{') {
+                prompts.in_order.push(line.to_string());
+                continue;
+            }
+            let bad = |message: &str| IoError::Input {
+                input: format!("{}:{}", source.name(), i + 1),
+                message: message.into(),
+            };
+            let value: Value =
+                serde_json::from_str(line).map_err(|e| bad(&format!("malformed JSON ({e})")))?;
+            let prompt = ["prompt", "text"]
+                .iter()
+                .find_map(|k| value.get(*k).and_then(Value::as_str))
+                .ok_or_else(|| bad("record has no \"prompt\" string field"))?;
+            if let Some(id) = value.get("id").and_then(id_string) {
+                prompts.by_id.insert(id, prompt.to_string());
+            }
+            prompts.in_order.push(prompt.to_string());
+        }
+        Ok(prompts)
+    }
+
+    /// The prompt of answer number `index` (0-based) with record id `id`: by id when the
+    /// prompts have ids, else by position.
+    pub fn lookup(&self, index: usize, id: Option<&str>) -> Option<&str> {
+        match id {
+            Some(id) if !self.by_id.is_empty() => self.by_id.get(id).map(String::as_str),
+            _ => self.in_order.get(index).map(String::as_str),
+        }
+    }
+}
+
+fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The supervised filter: windows of the watermarked training corpus, all or the `top`
+/// most frequent.
+pub fn training_filter(
+    tokenizer: &TextTokenizer,
+    source: &Source,
+    h: usize,
+    top: Option<usize>,
+) -> Result<WindowSet, IoError> {
+    let mut counts = WindowCounts::new(h);
+    for_each_document::<IoError>(source, InputFormat::Auto, |doc, _| {
+        counts.add(&tokenizer.encode(&doc.text)?.ids);
+        Ok(())
+    })?;
+    Ok(counts.filter(top))
+}
+
+/// A document kept for the report, before its tokens are coloured.
+#[derive(Debug, Clone)]
+pub struct SampleDraft {
+    id: Option<String>,
+    prompt: Option<String>,
+    text: String,
+    spans: Vec<(usize, usize)>,
+    outcomes: Vec<Outcome>,
+    /// Open mode: the suspect's prediction at each position.
+    predicted: Option<Vec<TokenId>>,
+}
+
+/// The tuples of a test plus report samples.
+#[derive(Debug)]
+pub struct Collected {
+    /// The deduplicated tuples.
+    pub tuples: TupleSet,
+    /// The first documents, for the report.
+    pub samples: Vec<SampleDraft>,
+}
+
+/// Closed test: streams the suspect's answers from `source` and collects their tuples.
+///
+/// Each answer's prompt comes from its record's `prompt` field, else from `prompts`. With
+/// `exclude_prompts`, windows of the prompt are excluded. `progress` gets the bytes read.
+pub fn collect_answers(
+    tokenizer: &TextTokenizer,
+    source: &Source,
+    h: usize,
+    prompts: Option<&Prompts>,
+    exclude_prompts: bool,
+    filter: Option<&WindowSet>,
+    samples: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Collected, IoError> {
+    let mut tuples = TupleSet::new(h);
+    let mut drafts = Vec::new();
+    let mut index = 0;
+    for_each_document::<IoError>(source, InputFormat::Auto, |doc, bytes| {
+        let prompt = doc.prompt.clone().or_else(|| {
+            prompts
+                .and_then(|p| p.lookup(index, doc.id.as_deref()))
+                .map(str::to_string)
+        });
+        index += 1;
+        let windows = match (&prompt, exclude_prompts) {
+            (Some(p), true) => {
+                let mut set = WindowSet::new(h);
+                set.extend_from(&tokenizer.encode(p)?.ids);
+                Some(set)
+            }
+            _ => None,
+        };
+        let enc = tokenizer.encode(&doc.text)?;
+        let outcomes = tuples.add_answer(&enc.ids, windows.as_ref(), filter);
+        if drafts.len() < samples {
+            drafts.push(SampleDraft {
+                id: doc.id.or(doc.line.map(|l| format!("line {l}"))),
+                prompt,
+                text: doc.text,
+                spans: enc.spans,
+                outcomes,
+                predicted: None,
+            });
+        }
+        progress(bytes);
+        Ok(())
+    })?;
+    Ok(Collected {
+        tuples,
+        samples: drafts,
+    })
+}
+
+/// Open test (reading mode): streams watermarked texts from `source`, teacher-forces each
+/// through `model` and collects (window, top-1 prediction) tuples.
+///
+/// The model must share the watermark's vocabulary; a mismatch is an error, not a result.
+pub fn collect_reading(
+    tokenizer: &TextTokenizer,
+    model: &mut dyn LanguageModel,
+    source: &Source,
+    h: usize,
+    filter: Option<&WindowSet>,
+    samples: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Collected, IoError> {
+    if model.vocab_size() != tokenizer.vocab_size() {
+        return Err(IoError::Input {
+            input: model.describe(),
+            message: format!(
+                "vocabulary mismatch: the suspect model has {} tokens but the watermark's \
+                 tokenizer ({}) has {}; reading mode needs a suspect with the same tokenizer",
+                model.vocab_size(),
+                tokenizer.name(),
+                tokenizer.vocab_size()
+            ),
+        });
+    }
+    let mut tuples = TupleSet::new(h);
+    let mut drafts = Vec::new();
+    for_each_document::<IoError>(source, InputFormat::Auto, |doc, bytes| {
+        let enc = tokenizer.encode(&doc.text)?;
+        if !enc.ids.is_empty() {
+            let (outcomes, predicted) =
+                tracemark_radioactivity::read_with_model(model, &enc.ids, &mut tuples, filter)
+                    .map_err(|e| IoError::Input {
+                        input: format!("{} (reading {})", model.describe(), doc.source),
+                        message: e.to_string(),
+                    })?;
+            if drafts.len() < samples {
+                drafts.push(SampleDraft {
+                    id: doc.id.or(doc.line.map(|l| format!("line {l}"))),
+                    prompt: doc.prompt,
+                    text: doc.text,
+                    spans: enc.spans,
+                    outcomes,
+                    predicted: Some(predicted),
+                });
+            }
+        }
+        progress(bytes);
+        Ok(())
+    })?;
+    Ok(Collected {
+        tuples,
+        samples: drafts,
+    })
+}
+
+/// Colours the kept documents under the true key.
+pub fn finish_samples(
+    drafts: Vec<SampleDraft>,
+    tuples: &TupleSet,
+    watermark: &Watermark,
+    tokenizer: &TextTokenizer,
+) -> Vec<Sample> {
+    let mark = |o: Option<&Outcome>| match o {
+        None => Mark::Skipped {
+            reason: Skip::Prefix,
+        },
+        Some(Outcome::Skipped(reason)) => Mark::Skipped { reason: *reason },
+        Some(&Outcome::Tuple(n)) => {
+            let (window, token) = tuples.get(n as usize);
+            match watermark.score(window, token) {
+                TokenScore::Green(green) => Mark::Kgw { green },
+                TokenScore::Gumbel(score) => Mark::Gumbel { score },
+            }
+        }
+    };
+    drafts
+        .into_iter()
+        .map(|d| {
+            let mut pieces = Vec::with_capacity(d.spans.len());
+            let mut start = 0;
+            for (i, &(_, end)) in d.spans.iter().enumerate() {
+                let end = end.max(start);
+                // Closed: outcome i is token i's. Open: token i was predicted at position i,
+                // whose outcome is number i − 1.
+                let (outcome, predicted) = match &d.predicted {
+                    None => (d.outcomes.get(i), None),
+                    Some(p) => (
+                        i.checked_sub(1).and_then(|j| d.outcomes.get(j)),
+                        i.checked_sub(1)
+                            .and_then(|j| p.get(j))
+                            .map(|&t| tokenizer.decode(&[t])),
+                    ),
+                };
+                pieces.push(Piece {
+                    text: d.text[start..end].to_string(),
+                    predicted,
+                    mark: mark(outcome),
+                });
+                start = end;
+            }
+            if start < d.text.len() {
+                pieces.push(Piece {
+                    text: d.text[start..].to_string(),
+                    predicted: None,
+                    mark: Mark::Skipped {
+                        reason: Skip::Prefix,
+                    },
+                });
+            }
+            Sample {
+                id: d.id,
+                prompt: d.prompt,
+                pieces,
+            }
+        })
+        .collect()
+}
+
+/// Writes `report.json` and `report.html` into `dir` (created if missing), each atomically:
+/// an interrupted run leaves either the old file or the new one, never half of one.
+pub fn write_report(
+    dir: &std::path::Path,
+    report: &tracemark_radioactivity::Report,
+) -> Result<(), IoError> {
+    std::fs::create_dir_all(dir).map_err(|e| IoError::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let json = serde_json::to_string_pretty(report).expect("reports serialize");
+    crate::atomic::write_atomic(&dir.join("report.json"), json.as_bytes(), false, true)?;
+    let html = tracemark_radioactivity::html::render(report);
+    crate::atomic::write_atomic(&dir.join("report.html"), html.as_bytes(), false, true)
+}
