@@ -7,6 +7,8 @@
 //! also after `cargo clean -p tracemark-cli` and under `--release`. Set `TRACEMARK_BIN` to test
 //! another binary instead.
 
+pub mod synthetic;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

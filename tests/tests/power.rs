@@ -1,52 +1,9 @@
-//! Power: text sampled with the watermark from a synthetic next-token model is detected.
-//!
-//! The model is Zipf-like per context: the previous token picks a permutation of the
-//! vocabulary and an exponent s ∈ [1.3, 2.6], and token of rank r gets logit −s·ln(r). Over
-//! V = 49,152 that gives per-token entropies from about 1 to 4 nats (mean ≈ 2), in the range of
-//! an instruction-tuned LLM sampled at temperature 1.
+//! Power: text sampled with the watermark from a synthetic next-token model
+//! (`tracemark_tests::synthetic`) is detected.
 
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, Watermark, WatermarkConfig};
 use tracemark_detect::{Scorer, exact_test};
-use tracemark_embed::{Embedder, SamplingParams};
-
-const V: usize = 49_152;
-
-/// splitmix64: a small deterministic hash for the model's per-context choices.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// Logits of the synthetic model after `context`.
-fn logits(context: &[u32], out: &mut [f32]) {
-    let h = mix(u64::from(*context.last().unwrap_or(&0)));
-    let s = 1.3 + 1.3 * ((h >> 40) as f64 / (1u64 << 24) as f64);
-    // rank(v) = (a·v + b) mod V with gcd(a, V) = 1 (V = 2¹⁴·3): a permutation per context.
-    let mut a = (mix(h) % V as u64) | 1;
-    if a.is_multiple_of(3) {
-        a += 2;
-    }
-    let b = mix(h ^ 1) % V as u64;
-    for (v, logit) in out.iter_mut().enumerate() {
-        let rank = (a * v as u64 + b) % V as u64;
-        *logit = (-s * ((rank + 1) as f64).ln()) as f32;
-    }
-}
-
-fn generate(key: Option<&Key>, seed: u64, len: usize) -> Vec<u32> {
-    let params = SamplingParams::new(1.0, 0, 1.0, seed).unwrap();
-    let mut embedder = Embedder::new(key, params);
-    let mut context: Vec<u32> = (0..4).map(|i| (mix(seed ^ i) % V as u64) as u32).collect();
-    let mut buf = vec![0f32; V];
-    for _ in 0..len {
-        logits(&context, &mut buf);
-        let next = embedder.next_token(&context, &mut buf);
-        context.push(next);
-    }
-    context.split_off(4)
-}
+use tracemark_tests::synthetic::{V, generate, logits, mix};
 
 fn log10_p(key: &Key, tokens: &[u32]) -> (f64, u64) {
     let wm = Watermark::new(key);

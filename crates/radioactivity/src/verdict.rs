@@ -125,3 +125,53 @@ pub fn fmt_p(log10_p: f64) -> String {
         format!("1e{:.0}", log10_p.floor())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controls::{ControlOptions, summarize};
+
+    fn controls(log10_p: Vec<f64>, true_log10_p: f64) -> Controls {
+        summarize(&ControlOptions::default(), log10_p, true_log10_p)
+    }
+
+    /// M evenly spread p-values in (0, 1): a perfectly uniform control sample.
+    fn uniform(m: usize) -> Vec<f64> {
+        (0..m).map(|i| ((i as f64 + 0.5) / m as f64).log10()).collect()
+    }
+
+    #[test]
+    fn every_branch_of_the_rule() {
+        let v = |scored, p, c: &Controls| Finding::decide(scored, p, 1e-3, c).verdict;
+        let good = controls(uniform(200), -12.0);
+        assert_eq!(good.rank, 1);
+        assert_eq!(v(500, -12.0, &good), Verdict::Radioactive);
+        let null = controls(uniform(200), -0.5);
+        assert_eq!(v(500, -0.5, &null), Verdict::NotRadioactive);
+        assert_eq!(v(0, 0.0, &null), Verdict::Inconclusive);
+        assert_eq!(v(500, -12.0, &controls(uniform(10), -12.0)), Verdict::Inconclusive);
+        // Random keys that also "detect": the data break the null hypothesis.
+        let skewed: Vec<f64> = uniform(200).iter().map(|p| p * 4.0).collect();
+        let finding = Finding::decide(500, -12.0, 1e-3, &controls(skewed, -12.0));
+        assert_eq!(finding.verdict, Verdict::Inconclusive);
+        assert!(finding.reason.contains("not uniform"), "{}", finding.reason);
+        // A random key as extreme as the true one.
+        let mut tie = uniform(200);
+        tie[7] = -13.0;
+        let finding = Finding::decide(500, -12.0, 1e-3, &controls(tie, -12.0));
+        assert_eq!(finding.verdict, Verdict::Inconclusive);
+        assert!(finding.reason.contains("random key"), "{}", finding.reason);
+    }
+
+    #[test]
+    fn rank_and_permutation_p() {
+        let c = controls(vec![-1.0, -3.0, -0.2, -5.0], -3.0);
+        assert_eq!((c.rank, c.permutation_p), (3, 3.0 / 5.0));
+    }
+
+    #[test]
+    fn tiny_p_values_print() {
+        assert_eq!(fmt_p(-2.0), "1.00e-2");
+        assert_eq!(fmt_p(-1234.5), "1e-1235");
+    }
+}
