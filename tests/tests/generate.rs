@@ -185,9 +185,24 @@ fn batch_writes_one_record_per_prompt_and_resumes() {
     for (i, r) in got.iter().enumerate() {
         check_record(r, prompts[i], Some(&key_id), 40);
         assert_eq!(r["index"], i, "{r}");
-        // Prompt i is sampled with seed --seed + i.
-        assert_eq!(r["sampling"]["seed"], 100 + i, "{r}");
     }
+    // Prompt i is sampled with seed --seed + i: a single run with that seed gives the same
+    // answer. (The record's `sampling.seed` holds the run's --seed, not --seed + i.)
+    let single = sb.run(&[
+        "generate",
+        "--key",
+        key,
+        "--model",
+        &gguf,
+        "--prompt",
+        prompts[1],
+        "--max-tokens",
+        "40",
+        "--seed",
+        "101",
+        "--json",
+    ]);
+    assert_eq!(single.ok().json()["token_ids"], got[1]["token_ids"]);
 
     // Rerun with a fourth prompt: only the new one is generated and appended.
     let second = batch(4);
