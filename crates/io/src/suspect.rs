@@ -82,7 +82,7 @@ pub fn training_filter(
 ) -> Result<WindowSet, IoError> {
     let mut counts = WindowCounts::new(h);
     for_each_document::<IoError>(source, InputFormat::Auto, |doc, _| {
-        counts.add(&tokenizer.encode(&doc.text)?.ids);
+        counts.add(&tokenizer.encode_ids(&doc.text)?);
         Ok(())
     })?;
     Ok(counts.filter(top))
@@ -136,23 +136,26 @@ pub fn collect_answers(
         let windows = match (&prompt, exclude_prompts) {
             (Some(p), true) => {
                 let mut set = WindowSet::new(h);
-                set.extend_from(&tokenizer.encode(p)?.ids);
+                set.extend_from(&tokenizer.encode_ids(p)?);
                 Some(set)
             }
             _ => None,
         };
+        if drafts.len() >= samples {
+            tuples.add_answer(&tokenizer.encode_ids(&doc.text)?, windows.as_ref(), filter);
+            progress(bytes);
+            return Ok(());
+        }
         let enc = tokenizer.encode(&doc.text)?;
         let outcomes = tuples.add_answer(&enc.ids, windows.as_ref(), filter);
-        if drafts.len() < samples {
-            drafts.push(SampleDraft {
-                id: doc.id.or(doc.line.map(|l| format!("line {l}"))),
-                prompt,
-                text: doc.text,
-                spans: enc.spans,
-                outcomes,
-                predicted: None,
-            });
-        }
+        drafts.push(SampleDraft {
+            id: doc.id.or(doc.line.map(|l| format!("line {l}"))),
+            prompt,
+            text: doc.text,
+            spans: enc.spans,
+            outcomes,
+            predicted: None,
+        });
         progress(bytes);
         Ok(())
     })?;

@@ -119,6 +119,18 @@ impl TextTokenizer {
         })
     }
 
+    /// Encodes `text` to ids only, without byte spans: faster than [`TextTokenizer::encode`]
+    /// when no highlighting is needed.
+    pub fn encode_ids(&self, text: &str) -> Result<Vec<TokenId>, IoError> {
+        self.inner
+            .encode_fast(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| IoError::Tokenizer {
+                path: self.name.clone(),
+                message: format!("cannot encode text: {}", one_line(&e.to_string())),
+            })
+    }
+
     /// The text of `ids` (special tokens included); empty if they cannot be decoded.
     pub fn decode(&self, ids: &[TokenId]) -> String {
         self.inner.decode(ids, false).unwrap_or_default()
