@@ -6,7 +6,7 @@ use tracemark_core::Watermark;
 use tracemark_io::suspect::{self, Prompts};
 use tracemark_io::{Source, TextTokenizer};
 use tracemark_radioactivity::{
-    ControlOptions, Investigation, Mode, Report, TestSettings, fmt_p, investigate,
+    ControlOptions, Investigation, Mode, READ_BLOCK, Report, TestSettings, fmt_p, investigate,
 };
 use tracemark_runtime::{LlamaModel, LoadOptions};
 
@@ -61,9 +61,13 @@ pub fn run(a: &RadioactivityArgs) -> Result<()> {
         );
         let mut model = LlamaModel::load(
             model_path,
+            // Whole 256-token blocks per micro-batch: reading needs no bit-exact match with
+            // stepwise decoding, only speed.
             &LoadOptions {
                 verbose: a.verbose,
                 n_threads: a.threads,
+                n_batch: READ_BLOCK as u32,
+                n_ubatch: READ_BLOCK as u32,
                 ..LoadOptions::default()
             },
         )?;
