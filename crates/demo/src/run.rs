@@ -1,0 +1,428 @@
+//! The demo pipeline: teacher corpora → students → questioning → tests → table and report.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
+use tracemark_embed::{Embedder, SamplingParams};
+use tracemark_io::suspect::{collect_answers, collect_reading, finish_samples};
+use tracemark_io::{Source, TextTokenizer};
+use tracemark_radioactivity::{
+    ControlOptions, Investigation, Mode, Report, TestSettings, WindowCounts, investigate,
+};
+use tracemark_model::LanguageModel;
+use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record, generate};
+use tracemark_student::{KneserNey, SpecialTokens, StudentConfig, Trainer};
+
+use crate::corpus::{CorpusSpec, teacher_corpus};
+use crate::{DemoError, Progress, PromptSet, Split};
+
+/// How big a demo run is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    /// Training prompts the teacher answers (twice: with and without the watermark).
+    pub train_prompts: usize,
+    /// Held-out prompts each student is questioned with.
+    pub query_prompts: usize,
+    /// Longest teacher answer, in tokens.
+    pub teacher_tokens: usize,
+    /// Longest student answer, in tokens.
+    pub student_tokens: usize,
+    /// The small watermarked fraction ρ.
+    pub small_rho: f64,
+    /// Radioactive students must reach log10 p at or below this (ρ = 100%, and ρ small supervised).
+    pub target_log10_p: f64,
+}
+
+impl Scale {
+    /// The full demo: ≤ 10 minutes on 2 cores on a first run.
+    pub const FULL: Scale = Scale {
+        train_prompts: 200,
+        query_prompts: 126,
+        teacher_tokens: 80,
+        student_tokens: 96,
+        small_rho: 0.05,
+        target_log10_p: -12.0,
+    };
+
+    /// `--quick`: the same structure on smaller corpora (≤ 90 s).
+    pub const QUICK: Scale = Scale {
+        train_prompts: 24,
+        query_prompts: 40,
+        teacher_tokens: 64,
+        student_tokens: 64,
+        small_rho: 0.05,
+        target_log10_p: -6.0,
+    };
+}
+
+/// Settings of a demo run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Corpus sizes.
+    pub scale: Scale,
+    /// Seed of the demo key and of all sampling.
+    pub seed: u64,
+    /// The teacher model (GGUF).
+    pub model: PathBuf,
+    /// Where teacher corpora are cached.
+    pub cache: PathBuf,
+    /// Regenerate cached corpora.
+    pub fresh: bool,
+    /// Where the students' answers and the report go.
+    pub out: PathBuf,
+    /// CPU threads for llama.cpp.
+    pub threads: usize,
+    /// Random keys per test.
+    pub controls: usize,
+}
+
+/// The demo's watermark: KGW γ = 0.25, δ = 3, LeftHash over h = 2 tokens (the setting of
+/// Sander et al.; see the README for the evidence behind it).
+pub fn demo_config() -> WatermarkConfig {
+    WatermarkConfig {
+        scheme: Scheme::Kgw {
+            gamma: Gamma::new(0.25).expect("valid γ"),
+            delta: Delta::new(3.0).expect("valid δ"),
+        },
+        seeding: Seeding::new(SeedingKind::LeftHash, 2).expect("valid seeding"),
+    }
+}
+
+/// The demo key for `seed`. Its secret is derived from the seed, so it is public: a demo key
+/// proves nothing outside the demo.
+pub fn demo_key(seed: u64) -> Key {
+    let mut h = Sha256::new();
+    h.update(b"tracemark/demo-key/v1");
+    h.update(seed.to_le_bytes());
+    Key::from_secret(h.finalize().into(), demo_config())
+}
+
+/// One row of the verdict table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// Student name.
+    pub student: String,
+    /// Watermarked fraction of its training answers.
+    pub rho: f64,
+    /// Which test.
+    pub test: String,
+    /// Tuples scored.
+    pub scored: u64,
+    /// log10 p.
+    pub log10_p: f64,
+    /// The true key's rank among all keys.
+    pub rank: usize,
+    /// Keys ranked (random keys + 1).
+    pub keys: usize,
+    /// Verdict label.
+    pub verdict: String,
+}
+
+/// What a demo run produced.
+#[derive(Debug, Clone)]
+pub struct DemoOutcome {
+    /// The verdict table.
+    pub rows: Vec<Row>,
+    /// The evidence report (also written to `out`).
+    pub report: Report,
+    /// Whether the targets of this scale are met.
+    pub targets: Vec<(String, bool)>,
+}
+
+struct Student {
+    name: &'static str,
+    rho: f64,
+    model: KneserNey,
+    /// The watermarked answers it was trained on (the supervised filter's corpus).
+    watermarked: Vec<usize>,
+}
+
+/// Runs the demo.
+pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome, DemoError> {
+    let scale = options.scale;
+    let prompts = PromptSet::bundled();
+    let train: Vec<String> = prompts
+        .split(Split::Train)
+        .iter()
+        .take(scale.train_prompts)
+        .map(|p| p.prompt.clone())
+        .collect();
+    let query: Vec<String> = prompts
+        .split(Split::Query)
+        .iter()
+        .take(scale.query_prompts)
+        .map(|p| p.prompt.clone())
+        .collect();
+    let key = demo_key(options.seed);
+    let tokenizer = TextTokenizer::default_model()?;
+    std::fs::create_dir_all(&options.cache).map_err(|e| DemoError::io(&options.cache, e))?;
+    std::fs::create_dir_all(&options.out).map_err(|e| DemoError::io(&options.out, e))?;
+
+    // 1. The provider's teacher answers the training prompts, watermarked and not.
+    let model = LlamaModel::load(
+        &options.model,
+        &LoadOptions {
+            n_threads: options.threads,
+            ..LoadOptions::default()
+        },
+    )?;
+    let model_id = format!(
+        "{} {}",
+        model.describe(),
+        std::fs::metadata(&options.model).map_or(0, |m| m.len())
+    );
+    let mut chat = Chat::new(model, None)?;
+    let params = SamplingParams::new(0.8, 0, 0.95, options.seed.wrapping_mul(1_000_003))?;
+    let corpus =
+        |key: Option<&Key>, chat: &mut Chat, seed_offset: u64| -> Result<Vec<Record>, DemoError> {
+            let spec = CorpusSpec {
+                key,
+                prompts: &train,
+                params: params.clone().with_seed(params.seed() + seed_offset),
+                max_tokens: scale.teacher_tokens,
+            };
+            let path = spec.cache_path(&options.cache, &model_id);
+            if options.fresh {
+                let _ = std::fs::remove_file(&path);
+            }
+            Ok(teacher_corpus(chat, &spec, &path, progress)?)
+        };
+    progress.stage("1/4 teacher answers the training prompts with the watermark");
+    let marked = corpus(Some(&key), &mut chat, 0)?;
+    progress.stage("1/4 teacher answers the training prompts without it");
+    let plain = corpus(None, &mut chat, 500_000)?;
+    drop(chat);
+    let marked_path = options.out.join("watermarked-answers.jsonl");
+    write_records(&marked_path, &marked)?;
+
+    // 2. The competitor distils students from harvested answers.
+    progress.stage("2/4 distilling students");
+    let n = train.len();
+    let small = ((scale.small_rho * n as f64).round() as usize).max(1);
+    let order = shuffled(n, options.seed);
+    let mixes: [(&'static str, f64, Vec<usize>); 3] = [
+        ("student-100", 1.0, (0..n).collect()),
+        (
+            "student-5",
+            small as f64 / n as f64,
+            order[..small].to_vec(),
+        ),
+        ("control-0", 0.0, Vec::new()),
+    ];
+    let specials = SpecialTokens {
+        separator: 1,
+        end_of_answer: 2,
+    };
+    let mut students = Vec::new();
+    progress.start(mixes.len() as u64, "students");
+    for (name, rho, wm) in mixes {
+        let mut trainer = Trainer::new(StudentConfig::new(
+            tokenizer.vocab_size(),
+            StudentConfig::DEFAULT_ORDER,
+            specials,
+        )?);
+        for i in 0..n {
+            let r = if wm.contains(&i) {
+                &marked[i]
+            } else {
+                &plain[i]
+            };
+            trainer.add_exchange(
+                &tokenizer.encode_ids(&r.prompt)?,
+                &tokenizer.encode_ids(&r.response)?,
+            )?;
+        }
+        students.push(Student {
+            name,
+            rho,
+            model: trainer.finish()?,
+            watermarked: wm,
+        });
+        progress.inc(1);
+    }
+    progress.finish();
+    // The control's supervised filter: the watermarked answers the ρ-small student saw, as an
+    // investigator who suspects that subset would use.
+    let control_filter = students[1].watermarked.clone();
+
+    // 3. The investigator questions every student with held-out prompts.
+    progress.stage("3/4 questioning the students");
+    progress.start((students.len() * query.len()) as u64, "student answers");
+    let mut answer_files = Vec::new();
+    for (s, student) in students.iter_mut().enumerate() {
+        let mut lines = String::new();
+        for (i, prompt) in query.iter().enumerate() {
+            let ids = student.model.chat_prompt(&tokenizer.encode_ids(prompt)?);
+            let seed = options
+                .seed
+                .wrapping_mul(7_919)
+                .wrapping_add((s * 100_000 + i) as u64);
+            let mut embedder = Embedder::new(None, SamplingParams::new(0.8, 0, 0.95, seed)?);
+            let g = generate(
+                &mut student.model,
+                &mut embedder,
+                &ids,
+                scale.student_tokens,
+                |_| {},
+            )?;
+            let text = tokenizer.decode(&g.ids);
+            lines.push_str(
+                &serde_json::json!({ "id": format!("q{i}"), "prompt": prompt, "response": text })
+                    .to_string(),
+            );
+            lines.push('\n');
+            progress.inc(1);
+        }
+        let path = options.out.join(format!("{}-answers.jsonl", student.name));
+        tracemark_io::atomic::write_atomic(&path, lines.as_bytes(), false, true)?;
+        answer_files.push(path);
+    }
+    progress.finish();
+
+    // 4. Closed tests (plain and supervised) and the open test, each with random-key controls.
+    progress.stage("4/4 testing with random-key controls");
+    let h = key.config().seeding.lookback();
+    let wm = tracemark_core::Watermark::new(&key);
+    let tests = students.len() * 3;
+    progress.start((tests * options.controls) as u64, "random keys");
+    let mut investigations = Vec::new();
+    let mut rows = Vec::new();
+    for (s, student) in students.iter_mut().enumerate() {
+        let filter_docs = if student.watermarked.is_empty() {
+            &control_filter
+        } else {
+            &student.watermarked
+        };
+        let mut counts = WindowCounts::new(h);
+        for &i in filter_docs {
+            counts.add(&tokenizer.encode_ids(&marked[i].response)?);
+        }
+        let filter = counts.filter(None);
+        for (test, mode, supervised) in [
+            ("closed", Mode::Closed, false),
+            ("closed, supervised", Mode::Closed, true),
+            ("open (reading)", Mode::Open, false),
+        ] {
+            let collected = match mode {
+                Mode::Closed => collect_answers(
+                    &tokenizer,
+                    &Source::File(answer_files[s].clone()),
+                    h,
+                    None,
+                    true,
+                    supervised.then_some(&filter),
+                    2,
+                    &mut |_| {},
+                )?,
+                Mode::Open => collect_reading(
+                    &tokenizer,
+                    &mut student.model,
+                    &Source::File(marked_path.clone()),
+                    h,
+                    None,
+                    2,
+                    &mut |_| {},
+                )?,
+            };
+            let settings = TestSettings {
+                suspect: format!("{} (ρ = {:.0}%)", student.name, student.rho * 100.0),
+                mode,
+                supervised: supervised.then_some(None),
+                prompt_exclusion: mode == Mode::Closed,
+                alpha: tracemark_radioactivity::DEFAULT_ALPHA,
+                controls: ControlOptions {
+                    keys: options.controls,
+                    seed: options.seed,
+                },
+            };
+            let mut inv = investigate(&key, &collected.tuples, &settings, &|| progress.inc(1));
+            inv.samples = finish_samples(collected.samples, &collected.tuples, &wm, &tokenizer);
+            rows.push(row(student, test, &inv));
+            investigations.push(inv);
+        }
+    }
+    progress.finish();
+    let report = Report::new(&key, investigations);
+    tracemark_io::suspect::write_report(&options.out, &report)?;
+    let targets = targets(&rows, &scale);
+    Ok(DemoOutcome {
+        rows,
+        report,
+        targets,
+    })
+}
+
+fn row(student: &Student, test: &str, inv: &Investigation) -> Row {
+    Row {
+        student: student.name.to_string(),
+        rho: student.rho,
+        test: test.to_string(),
+        scored: inv.test.scored,
+        log10_p: inv.test.log10_p,
+        rank: inv.controls.rank,
+        keys: inv.controls.keys + 1,
+        verdict: inv.finding.verdict.label().to_string(),
+    }
+}
+
+/// The demo's claims, checked on this run.
+fn targets(rows: &[Row], scale: &Scale) -> Vec<(String, bool)> {
+    let find =
+        |student: &str, test: &str| rows.iter().find(|r| r.student == student && r.test == test);
+    let mut out = Vec::new();
+    if let Some(r) = find("student-100", "closed") {
+        out.push((
+            format!(
+                "ρ = 100% flagged by the closed test at p ≤ 1e{:.0}",
+                scale.target_log10_p
+            ),
+            r.log10_p <= scale.target_log10_p && r.verdict == "RADIOACTIVE",
+        ));
+    }
+    if let Some(r) = find("student-5", "closed, supervised") {
+        out.push((
+            "ρ small flagged by the supervised closed test at p ≤ 1e-3".to_string(),
+            r.log10_p <= -3.0 && r.verdict == "RADIOACTIVE",
+        ));
+    }
+    let control: Vec<&Row> = rows.iter().filter(|r| r.student == "control-0").collect();
+    out.push((
+        "control never flagged, p ≥ 0.01 in every test".to_string(),
+        control
+            .iter()
+            .all(|r| r.log10_p >= -2.0 && r.verdict != "RADIOACTIVE"),
+    ));
+    out
+}
+
+/// A seeded permutation of 0..n (Fisher–Yates on splitmix64).
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut x = seed ^ 0x5eed_5eed_5eed_5eed;
+    let mut next = || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut v: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        v.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+fn write_records(path: &Path, records: &[Record]) -> Result<(), DemoError> {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).expect("records serialize"));
+        text.push('\n');
+    }
+    Ok(tracemark_io::atomic::write_atomic(
+        path,
+        text.as_bytes(),
+        false,
+        true,
+    )?)
+}
