@@ -9,6 +9,7 @@ pub mod atomic;
 pub mod documents;
 pub mod keyfile;
 pub mod stream;
+pub mod students;
 pub mod suspect;
 pub mod text;
 pub mod tokenizer;
