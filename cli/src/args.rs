@@ -20,8 +20,10 @@ pub enum Command {
     KeyInfo(KeyInfoArgs),
     /// Test text for the watermark of a key: exact p-values per document.
     Detect(DetectArgs),
-    /// Answer a prompt with a real model (llama.cpp), watermarked with a key.
+    /// Answer a prompt with a real model (llama.cpp) or a distilled student, watermarked with a key.
     Generate(GenerateArgs),
+    /// Distil a student (an n-gram model over the teacher's tokens) from harvested answers.
+    Distill(DistillArgs),
     /// Test whether a suspect model was trained on text watermarked with a key.
     Radioactivity(RadioactivityArgs),
     /// Fetch or describe models.
@@ -129,6 +131,12 @@ pub struct GenerateArgs {
     /// A GGUF model [default: SmolLM2-135M-Instruct, fetched on first use].
     #[arg(long, value_name = "FILE.gguf")]
     pub model: Option<PathBuf>,
+    /// Answer with a student written by `tracemark distill` instead of a GGUF model.
+    #[arg(long, value_name = "STUDENT", conflicts_with_all = ["model", "system"])]
+    pub student: Option<PathBuf>,
+    /// With --student: the tokenizer it was distilled with (tokenizer.json or GGUF) [default: the bundled SmolLM2 tokenizer].
+    #[arg(long, value_name = "TOKENIZER", requires = "student")]
+    pub tokenizer: Option<PathBuf>,
     /// System prompt, replacing the chat template's default.
     #[arg(long, value_name = "TEXT")]
     pub system: Option<String>,
@@ -153,6 +161,28 @@ pub struct GenerateArgs {
     /// Show llama.cpp's own log.
     #[arg(long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DistillArgs {
+    /// The harvested answers: JSONL with "prompt" and "response" (or "text") per line; `-` reads standard input.
+    #[arg(long, value_name = "RESPONSES.jsonl")]
+    pub train: String,
+    /// Where to write the student.
+    #[arg(long, value_name = "STUDENT")]
+    pub out: PathBuf,
+    /// N-gram order: the student conditions on the last N − 1 tokens.
+    #[arg(long, value_name = "N", default_value_t = tracemark_student::StudentConfig::DEFAULT_ORDER)]
+    pub order: usize,
+    /// tokenizer.json or GGUF of the teacher [default: the bundled SmolLM2 tokenizer].
+    #[arg(long, value_name = "TOKENIZER")]
+    pub tokenizer: Option<PathBuf>,
+    /// Replace an existing student file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -2,6 +2,7 @@
 
 mod args;
 mod detect;
+mod distill;
 mod generate;
 mod keygen;
 mod print;
@@ -19,7 +20,9 @@ fn main() -> ExitCode {
         Command::Keygen(a) => keygen::run(&a),
         Command::KeyInfo(a) => keygen::info(&a),
         Command::Detect(a) => detect::run(&a),
+        Command::Generate(a) if a.student.is_some() => distill::generate(&a),
         Command::Generate(a) => generate::run(&a),
+        Command::Distill(a) => distill::run(&a),
         Command::Radioactivity(a) => radioactivity::run(&a),
         Command::Model(c) => generate::model(&c),
     };
