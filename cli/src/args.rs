@@ -24,6 +24,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Distil a student (an n-gram model over the teacher's tokens) from harvested answers.
     Distill(DistillArgs),
+    /// The whole story on the default model: watermark, distil students, prove it.
+    Demo(DemoArgs),
     /// Test whether a suspect model was trained on text watermarked with a key.
     Radioactivity(RadioactivityArgs),
     /// Fetch or describe models.
@@ -288,4 +290,41 @@ pub struct DetectArgs {
     /// Largest accepted input, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = tracemark_io::DEFAULT_MAX_INPUT_BYTES)]
     pub max_bytes: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Small corpora and thresholds suited to them (about a minute).
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of the demo key and of all sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Regenerate the teacher's answers instead of using the cache.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Where the students' answers and report.html / report.json go.
+    #[arg(long, value_name = "DIR", default_value = "tracemark-demo")]
+    pub out: PathBuf,
+    /// The teacher [default: SmolLM2-135M-Instruct, fetched on first use].
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<PathBuf>,
+    /// Cache of teacher corpora [default: the tracemark cache directory].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Random keys per test.
+    #[arg(long, value_name = "M", default_value_t = tracemark_radioactivity::DEFAULT_CONTROLS)]
+    pub controls: usize,
+    /// Watermark context width h (KGW LeftHash, γ = 0.25).
+    #[arg(long, value_name = "H", default_value_t = tracemark_demo::DEMO_CONTEXT)]
+    pub context: usize,
+    /// Watermark logit bias δ.
+    #[arg(long, value_name = "D", default_value_t = tracemark_demo::DEMO_DELTA)]
+    pub delta: f64,
+    /// CPU threads for llama.cpp.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub threads: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

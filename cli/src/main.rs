@@ -1,6 +1,7 @@
 //! `tracemark`: parse arguments, call one library function per command, print.
 
 mod args;
+mod demo;
 mod detect;
 mod distill;
 mod generate;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         Command::Generate(a) if a.student.is_some() => distill::generate(&a),
         Command::Generate(a) => generate::run(&a),
         Command::Distill(a) => distill::run(&a),
+        Command::Demo(a) => demo::run(&a),
         Command::Radioactivity(a) => radioactivity::run(&a),
         Command::Model(c) => generate::model(&c),
     };

@@ -18,7 +18,9 @@ mod run;
 
 pub use corpus::{CorpusSpec, teacher_corpus};
 pub use prompts::{Prompt, PromptSet, Split};
-pub use run::{DemoOptions, DemoOutcome, Row, Scale, demo_config, demo_key, run};
+pub use run::{
+    DEMO_CONTEXT, DEMO_DELTA, DemoOptions, DemoOutcome, Row, Scale, demo_config, demo_key, run,
+};
 
 use std::path::Path;
 
@@ -52,6 +54,9 @@ pub enum DemoError {
     /// A model error outside the runtime.
     #[error(transparent)]
     Model(#[from] tracemark_model::ModelError),
+    /// Invalid watermark parameters.
+    #[error(transparent)]
+    Config(#[from] tracemark_core::CoreError),
     /// A directory could not be created.
     #[error("{}: {source}", path.display())]
     Dir {

@@ -7,12 +7,12 @@ use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkC
 use tracemark_embed::{Embedder, SamplingParams};
 use tracemark_io::suspect::{collect_answers, collect_reading, finish_samples};
 use tracemark_io::{Source, TextTokenizer};
+use tracemark_model::LanguageModel;
 use tracemark_radioactivity::{
     ControlOptions, Investigation, Mode, Report, TestSettings, WindowCounts, investigate,
 };
-use tracemark_model::LanguageModel;
 use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record, generate};
-use tracemark_student::{KneserNey, SpecialTokens, StudentConfig, Trainer};
+use tracemark_student::{KneserNey, StudentConfig, Trainer};
 
 use crate::corpus::{CorpusSpec, teacher_corpus};
 use crate::{DemoError, Progress, PromptSet, Split};
@@ -75,27 +75,35 @@ pub struct DemoOptions {
     pub threads: usize,
     /// Random keys per test.
     pub controls: usize,
+    /// The watermark ([`demo_config`] by default).
+    pub config: WatermarkConfig,
 }
 
-/// The demo's watermark: KGW γ = 0.25, δ = 3, LeftHash over h = 2 tokens (the setting of
-/// Sander et al.; see the README for the evidence behind it).
-pub fn demo_config() -> WatermarkConfig {
-    WatermarkConfig {
+/// The demo's default context width h.
+pub const DEMO_CONTEXT: usize = 1;
+
+/// The demo's default logit bias δ.
+pub const DEMO_DELTA: f64 = 3.0;
+
+/// The demo's watermark: KGW γ = 0.25 with LeftHash seeding over `h` tokens and bias `delta`
+/// (defaults [`DEMO_CONTEXT`], [`DEMO_DELTA`]; see the README for the evidence behind them).
+pub fn demo_config(h: usize, delta: f64) -> Result<WatermarkConfig, tracemark_core::CoreError> {
+    Ok(WatermarkConfig {
         scheme: Scheme::Kgw {
-            gamma: Gamma::new(0.25).expect("valid γ"),
-            delta: Delta::new(3.0).expect("valid δ"),
+            gamma: Gamma::new(0.25)?,
+            delta: Delta::new(delta)?,
         },
-        seeding: Seeding::new(SeedingKind::LeftHash, 2).expect("valid seeding"),
-    }
+        seeding: Seeding::new(SeedingKind::LeftHash, h)?,
+    })
 }
 
 /// The demo key for `seed`. Its secret is derived from the seed, so it is public: a demo key
 /// proves nothing outside the demo.
-pub fn demo_key(seed: u64) -> Key {
+pub fn demo_key(seed: u64, config: WatermarkConfig) -> Key {
     let mut h = Sha256::new();
     h.update(b"tracemark/demo-key/v1");
     h.update(seed.to_le_bytes());
-    Key::from_secret(h.finalize().into(), demo_config())
+    Key::from_secret(h.finalize().into(), config)
 }
 
 /// One row of the verdict table.
@@ -154,7 +162,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         .take(scale.query_prompts)
         .map(|p| p.prompt.clone())
         .collect();
-    let key = demo_key(options.seed);
+    let key = demo_key(options.seed, options.config);
     let tokenizer = TextTokenizer::default_model()?;
     std::fs::create_dir_all(&options.cache).map_err(|e| DemoError::io(&options.cache, e))?;
     std::fs::create_dir_all(&options.out).map_err(|e| DemoError::io(&options.out, e))?;
@@ -210,10 +218,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         ),
         ("control-0", 0.0, Vec::new()),
     ];
-    let specials = SpecialTokens {
-        separator: 1,
-        end_of_answer: 2,
-    };
+    let specials = tracemark_io::students::student_specials(&tokenizer)?;
     let mut students = Vec::new();
     progress.start(mixes.len() as u64, "students");
     for (name, rho, wm) in mixes {

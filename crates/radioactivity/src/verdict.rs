@@ -8,7 +8,7 @@ use crate::controls::Controls;
 pub const MIN_CONTROLS: usize = 20;
 
 /// Level of the one-sided KS check on the random-key p-values.
-pub const CONTROLS_KS_ALPHA: f64 = 0.01;
+pub const CONTROLS_KS_ALPHA: f64 = 1e-3;
 
 /// The verdict on one suspect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
