@@ -28,6 +28,10 @@ fn model() -> Option<String> {
     }
 }
 
+/// One model run at a time: each `tracemark generate` uses every core, and two at once on a
+/// small machine run many times slower than one after the other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A prompt the model answers at length, so that generations run to `--max-tokens`.
 const STORY: &str = "Write a long story about a cat who learns to cook.";
 
@@ -77,6 +81,7 @@ fn check_record(r: &Value, prompt: &str, key_id: Option<&str>, max_tokens: u64) 
 #[test]
 fn generated_answers_are_detected_and_unwatermarked_ones_are_not() {
     let Some(gguf) = model() else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sb = Sandbox::new();
     let key = sb.keygen("k.json", &[]);
     let key_id = sb.key_json(key)["key_id"].as_str().unwrap().to_string();
@@ -142,6 +147,7 @@ fn generated_answers_are_detected_and_unwatermarked_ones_are_not() {
 #[test]
 fn batch_writes_one_record_per_prompt_and_resumes() {
     let Some(gguf) = model() else { return };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sb = Sandbox::new();
     let key = sb.keygen("k.json", &["--seeding", "lefthash"]);
     let key_id = sb.key_json(key)["key_id"].as_str().unwrap().to_string();
