@@ -277,3 +277,25 @@ pub fn p_value(v: &Value) -> f64 {
     assert!((0.0..=1.0).contains(&p), "p_value in [0, 1]: {v}");
     p
 }
+
+/// The real model's GGUF from `TRACEMARK_TEST_GGUF`, or `None` (after a note) when it is
+/// unset outside CI; under CI (env `CI` set) an unset variable fails the test.
+pub fn test_gguf() -> Option<String> {
+    match std::env::var("TRACEMARK_TEST_GGUF") {
+        Ok(p) if !p.is_empty() => {
+            assert!(
+                Path::new(&p).is_file(),
+                "TRACEMARK_TEST_GGUF={p} is not a file"
+            );
+            Some(p)
+        }
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "TRACEMARK_TEST_GGUF is not set: under CI it must name the default model's GGUF \
+             (SmolLM2-135M-Instruct.Q4_1.gguf, see `tracemark model fetch`)"
+        ),
+        _ => {
+            eprintln!("skipping: TRACEMARK_TEST_GGUF not set");
+            None
+        }
+    }
+}

@@ -7,26 +7,7 @@
 use serde_json::Value;
 use tracemark_tests::{Sandbox, p_value};
 
-/// The test model, or `None` (after a note) when `TRACEMARK_TEST_GGUF` is unset outside CI.
-fn model() -> Option<String> {
-    match std::env::var("TRACEMARK_TEST_GGUF") {
-        Ok(p) if !p.is_empty() => {
-            assert!(
-                std::path::Path::new(&p).is_file(),
-                "TRACEMARK_TEST_GGUF={p} is not a file"
-            );
-            Some(p)
-        }
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "TRACEMARK_TEST_GGUF is not set: under CI it must name the default model's GGUF \
-             (SmolLM2-135M-Instruct.Q4_1.gguf, see `tracemark model fetch`)"
-        ),
-        _ => {
-            eprintln!("skipping: TRACEMARK_TEST_GGUF not set");
-            None
-        }
-    }
-}
+use tracemark_tests::test_gguf as model;
 
 /// One model run at a time: each `tracemark generate` uses every core, and two at once on a
 /// small machine run many times slower than one after the other.
