@@ -47,7 +47,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         key_id: key.as_ref().map(|k| k.id().to_string()),
         scheme: key.as_ref().map(|k| k.config().describe()),
         model: model_id.clone(),
-        sampling: json!({ "temperature": a.temperature, "top_k": a.top_k, "top_p": a.top_p, "seed": a.seed, "max_tokens": a.max_tokens }),
+        sampling: json!({ "temperature": a.temperature, "top_k": a.top_k, "top_p": a.top_p, "seed": a.seed.wrapping_add(index as u64), "max_tokens": a.max_tokens }),
     };
     if let (Some(prompts), Some(out_path)) = (prompts, &a.out) {
         let mut out = BatchOutput::open(out_path)?;
