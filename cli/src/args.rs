@@ -51,6 +51,10 @@ pub struct RadioactivityArgs {
     /// With --training: keep only the N most frequent training windows.
     #[arg(long, value_name = "N", requires = "training")]
     pub filter_top: Option<usize>,
+    /// With --training: match this many preceding tokens against the training corpus
+    /// [default: the key's context width h]; longer contexts single out copied text.
+    #[arg(long, value_name = "K", requires = "training")]
+    pub filter_context: Option<usize>,
     /// Open test (reading mode): the suspect's weights (GGUF; must share the watermark's tokenizer).
     #[arg(long, value_name = "SUSPECT.gguf", requires = "watermarked")]
     pub suspect_model: Option<PathBuf>,

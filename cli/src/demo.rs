@@ -79,7 +79,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+            serde_json::to_string(&serde_json::json!({
                 "seed": a.seed,
                 "quick": a.quick,
                 "key_id": outcome.report.key_id,

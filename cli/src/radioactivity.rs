@@ -29,7 +29,7 @@ pub fn run(a: &RadioactivityArgs) -> Result<()> {
         Some(path) => Some(suspect::training_filter(
             &tokenizer,
             &Source::File(path.clone()),
-            h,
+            a.filter_context.unwrap_or(h),
             a.filter_top,
         )?),
         None => None,
@@ -110,7 +110,7 @@ pub fn run(a: &RadioactivityArgs) -> Result<()> {
         suspect::write_report(dir, &report)?;
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         print_human(&report.investigations[0], a.no_prompt_exclusion);
         if let Some(dir) = &a.report {

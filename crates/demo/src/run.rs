@@ -30,8 +30,11 @@ pub struct Scale {
     pub student_tokens: usize,
     /// The small watermarked fraction ρ.
     pub small_rho: f64,
-    /// Radioactive students must reach log10 p at or below this (ρ = 100%, and ρ small supervised).
+    /// The ρ = 100% student must reach log10 p at or below this in the closed test.
     pub target_log10_p: f64,
+    /// Whether the small-ρ student must be flagged by the supervised closed test (at full
+    /// scale; a quick run has too few watermarked answers for it).
+    pub small_rho_target: bool,
 }
 
 impl Scale {
@@ -40,9 +43,10 @@ impl Scale {
         train_prompts: 200,
         query_prompts: 126,
         teacher_tokens: 80,
-        student_tokens: 96,
+        student_tokens: 256,
         small_rho: 0.05,
         target_log10_p: -12.0,
+        small_rho_target: true,
     };
 
     /// `--quick`: the same structure on smaller corpora (≤ 90 s).
@@ -53,6 +57,7 @@ impl Scale {
         student_tokens: 64,
         small_rho: 0.05,
         target_log10_p: -6.0,
+        small_rho_target: false,
     };
 }
 
@@ -81,6 +86,10 @@ pub struct DemoOptions {
 
 /// The demo's default context width h.
 pub const DEMO_CONTEXT: usize = 1;
+
+/// Context matched by the supervised filter: the 3 tokens before each position must occur
+/// in the watermarked training answers, which singles out text the student copied from them.
+pub const SUPERVISED_CONTEXT: usize = 3;
 
 /// The demo's default logit bias δ.
 pub const DEMO_DELTA: f64 = 3.0;
@@ -299,7 +308,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         } else {
             &student.watermarked
         };
-        let mut counts = WindowCounts::new(h);
+        let mut counts = WindowCounts::new(SUPERVISED_CONTEXT.max(h));
         for &i in filter_docs {
             counts.add(&tokenizer.encode_ids(&marked[i].response)?);
         }
@@ -385,7 +394,7 @@ fn targets(rows: &[Row], scale: &Scale) -> Vec<(String, bool)> {
             r.log10_p <= scale.target_log10_p && r.verdict == "RADIOACTIVE",
         ));
     }
-    if let Some(r) = find("student-5", "closed, supervised") {
+    if let Some(r) = find("student-5", "closed, supervised").filter(|_| scale.small_rho_target) {
         out.push((
             "ρ small flagged by the supervised closed test at p ≤ 1e-3".to_string(),
             r.log10_p <= -3.0 && r.verdict == "RADIOACTIVE",

@@ -130,7 +130,10 @@ impl TupleSet {
                 if prompt.is_some_and(|p| p.contains_tuple(window, token)) {
                     return self.skip(Skip::PromptWindow);
                 }
-                self.collect(window, token, require)
+                if !in_filter(require, answer, i) {
+                    return self.skip(Skip::NotInFilter);
+                }
+                self.collect(window, token)
             })
             .collect()
     }
@@ -167,7 +170,10 @@ impl TupleSet {
                 if !earlier.insert(window) {
                     return self.skip(Skip::RepeatedWindow);
                 }
-                self.collect(window, predicted[t - 1], require)
+                if !in_filter(require, text, t) {
+                    return self.skip(Skip::NotInFilter);
+                }
+                self.collect(window, predicted[t - 1])
             })
             .collect()
     }
@@ -184,15 +190,7 @@ impl TupleSet {
         Outcome::Skipped(reason)
     }
 
-    fn collect(
-        &mut self,
-        window: &[TokenId],
-        token: TokenId,
-        require: Option<&WindowSet>,
-    ) -> Outcome {
-        if require.is_some_and(|r| !r.contains_tuple(window, token)) {
-            return self.skip(Skip::NotInFilter);
-        }
+    fn collect(&mut self, window: &[TokenId], token: TokenId) -> Outcome {
         let width = self.h + 1;
         let hash = self.hasher.hash_one((window, token));
         let flat = &self.flat;
@@ -216,6 +214,18 @@ impl TupleSet {
     }
 }
 
+/// Whether position `i` of `tokens` passes the supervised filter: the `k` tokens before it
+/// (k = the filter's context width, which may exceed the watermark's h) form a window of
+/// the filter. With k = 0 the token at `i` itself must be in it. No filter passes everything.
+fn in_filter(filter: Option<&WindowSet>, tokens: &[TokenId], i: usize) -> bool {
+    let Some(f) = filter else { return true };
+    let k = f.context_width();
+    match k {
+        0 => tokens.get(i).is_some_and(|&t| f.contains_tuple(&[], t)),
+        _ => i >= k && f.contains_tuple(&tokens[i - k..i], 0),
+    }
+}
+
 /// Window frequencies of a watermarked training corpus, for the supervised filter.
 #[derive(Debug, Clone, Default)]
 pub struct WindowCounts {
@@ -224,7 +234,9 @@ pub struct WindowCounts {
 }
 
 impl WindowCounts {
-    /// Empty counts for context width `h`.
+    /// Empty counts for windows of `h` tokens. For the supervised filter this may be longer
+    /// than the watermark's context width: a longer shared context singles out text that the
+    /// suspect copied from the watermarked corpus.
     pub fn new(h: usize) -> Self {
         Self {
             h,
@@ -364,6 +376,31 @@ mod tests {
                 Some(Skip::NotInFilter)
             ]
         );
+    }
+
+    #[test]
+    fn a_filter_may_match_longer_contexts_than_the_watermark() {
+        let mut counts = WindowCounts::new(3);
+        counts.add(&[7, 8, 9, 4]);
+        let filter = counts.filter(None);
+        let mut set = TupleSet::new(1);
+        // h = 1, but only positions after the 3-gram (7, 8, 9) pass the filter.
+        let out = set.add_answer(&[1, 8, 9, 5, 7, 8, 9, 6], None, Some(&filter));
+        use Skip::*;
+        assert_eq!(
+            reasons(&out),
+            [
+                Some(Prefix),
+                Some(NotInFilter),
+                Some(NotInFilter),
+                Some(NotInFilter),
+                Some(NotInFilter),
+                Some(NotInFilter),
+                Some(NotInFilter),
+                None
+            ]
+        );
+        assert_eq!(set.get(0), (&[9][..], 6));
     }
 
     #[test]
