@@ -5,7 +5,6 @@ use std::sync::Mutex;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracemark_demo::{DemoOptions, Progress, Scale};
-use tracemark_radioactivity::fmt_p;
 
 use crate::args::DemoArgs;
 
@@ -117,7 +116,6 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     for (target, ok) in &outcome.targets {
         println!("{} {target}", if *ok { "[met]" } else { "[MISSED]" });
     }
-    let _ = fmt_p;
     println!(
         "\nevidence report: {}\n(the demo key is derived from the seed and is public: it proves nothing outside the demo)",
         options.out.join("report.html").display()

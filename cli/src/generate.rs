@@ -34,7 +34,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     )?;
     let model_id = model.describe();
     let mut chat = Chat::new(model, a.system.clone())?;
-    let mut embedder = Embedder::new(key.as_ref(), params.clone());
+    let mut embedder = Embedder::new(key.as_ref(), params);
     let record = |index: usize, prompt: &str, answer: &tracemark_runtime::Answer| Record {
         index,
         prompt: prompt.to_string(),
@@ -62,7 +62,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
                 continue;
             }
             // Each prompt gets its own sampler seed, so a resumed run writes what a full run would.
-            let params = params.clone().with_seed(a.seed.wrapping_add(index as u64));
+            let params = params.with_seed(a.seed.wrapping_add(index as u64));
             let mut embedder = Embedder::new(key.as_ref(), params);
             let answer = chat.answer(&mut embedder, prompt, a.max_tokens, |_| {})?;
             out.append(&record(index, prompt, &answer), out_path)?;

@@ -43,14 +43,17 @@ pub fn run(a: &RadioactivityArgs) -> Result<()> {
             .as_ref()
             .map(|p| Prompts::read(&Source::File(p.clone())))
             .transpose()?;
+        let options = suspect::ClosedOptions {
+            h,
+            prompts: prompts.as_ref(),
+            exclude_prompts: !a.no_prompt_exclusion,
+            filter: filter.as_ref(),
+            samples: a.samples,
+        };
         let collected = suspect::collect_answers(
             &tokenizer,
             &Source::File(outputs.clone()),
-            h,
-            prompts.as_ref(),
-            !a.no_prompt_exclusion,
-            filter.as_ref(),
-            a.samples,
+            &options,
             &mut progress,
         )?;
         (collected, Mode::Closed, outputs.display().to_string())

@@ -66,7 +66,6 @@ pub fn teacher_corpus(
         }
         let params = spec
             .params
-            .clone()
             .with_seed(spec.params.seed().wrapping_add(index as u64));
         let mut embedder = Embedder::new(spec.key, params);
         let answer = chat.answer(&mut embedder, prompt, spec.max_tokens, |_| {})?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
 use tracemark_embed::{Embedder, SamplingParams};
-use tracemark_io::suspect::{collect_answers, collect_reading, finish_samples};
+use tracemark_io::suspect::{ClosedOptions, collect_answers, collect_reading, finish_samples};
 use tracemark_io::{Source, TextTokenizer};
 use tracemark_model::LanguageModel;
 use tracemark_radioactivity::{
@@ -196,7 +196,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
             let spec = CorpusSpec {
                 key,
                 prompts: &train,
-                params: params.clone().with_seed(params.seed() + seed_offset),
+                params: params.with_seed(params.seed() + seed_offset),
                 max_tokens: scale.teacher_tokens,
             };
             let path = spec.cache_path(&options.cache, &model_id);
@@ -322,11 +322,13 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
                 Mode::Closed => collect_answers(
                     &tokenizer,
                     &Source::File(answer_files[s].clone()),
-                    h,
-                    None,
-                    true,
-                    supervised.then_some(&filter),
-                    2,
+                    &ClosedOptions {
+                        h,
+                        prompts: None,
+                        exclude_prompts: true,
+                        filter: supervised.then_some(&filter),
+                        samples: 2,
+                    },
                     &mut |_| {},
                 )?,
                 Mode::Open => collect_reading(

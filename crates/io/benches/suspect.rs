@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracemark_core::{Key, Watermark, WatermarkConfig};
-use tracemark_io::suspect::collect_answers;
+use tracemark_io::suspect::{ClosedOptions, collect_answers};
 use tracemark_io::{Source, TextTokenizer};
 use tracemark_radioactivity::score_tuples;
 
@@ -41,22 +41,25 @@ fn bench(c: &mut Criterion) {
     let tokenizer = TextTokenizer::default_model().unwrap();
     let key = Key::from_secret([5; 32], WatermarkConfig::default());
     let h = key.config().seeding.lookback();
-    let collected =
-        collect_answers(&tokenizer, &source, h, None, true, None, 0, &mut |_| {}).unwrap();
+    let options = ClosedOptions {
+        h,
+        prompts: None,
+        exclude_prompts: true,
+        filter: None,
+        samples: 0,
+    };
+    let collected = collect_answers(&tokenizer, &source, &options, &mut |_| {}).unwrap();
     let tokens = collected.tuples.counts().tokens;
 
     let mut group = c.benchmark_group("radioactivity_closed_text");
     group.throughput(Throughput::Elements(tokens));
     group.bench_function("stream_tokenize_collect", |b| {
-        b.iter(|| {
-            collect_answers(&tokenizer, &source, h, None, true, None, 0, &mut |_| {}).unwrap()
-        })
+        b.iter(|| collect_answers(&tokenizer, &source, &options, &mut |_| {}).unwrap())
     });
     let wm = Watermark::new(&key);
     group.bench_function("stream_tokenize_collect_score", |b| {
         b.iter(|| {
-            let c =
-                collect_answers(&tokenizer, &source, h, None, true, None, 0, &mut |_| {}).unwrap();
+            let c = collect_answers(&tokenizer, &source, &options, &mut |_| {}).unwrap();
             score_tuples(&wm, &c.tuples, 0).test.p_value
         })
     });

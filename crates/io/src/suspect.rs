@@ -109,20 +109,39 @@ pub struct Collected {
     pub samples: Vec<SampleDraft>,
 }
 
+/// How a closed test collects its tuples.
+#[derive(Debug, Clone, Copy)]
+pub struct ClosedOptions<'a> {
+    /// The key's context width h.
+    pub h: usize,
+    /// Prompts for answers whose records lack a `prompt` field.
+    pub prompts: Option<&'a Prompts>,
+    /// Exclude windows that occur in each answer's prompt (the default; turning it off is
+    /// invalid when the prompts carry the watermark).
+    pub exclude_prompts: bool,
+    /// Supervised: only positions whose preceding context is in this set count.
+    pub filter: Option<&'a WindowSet>,
+    /// How many documents to keep as report samples.
+    pub samples: usize,
+}
+
 /// Closed test: streams the suspect's answers from `source` and collects their tuples.
 ///
-/// Each answer's prompt comes from its record's `prompt` field, else from `prompts`. With
-/// `exclude_prompts`, windows of the prompt are excluded. `progress` gets the bytes read.
+/// Each answer's prompt comes from its record's `prompt` field, else from
+/// `options.prompts`. `progress` gets the bytes read.
 pub fn collect_answers(
     tokenizer: &TextTokenizer,
     source: &Source,
-    h: usize,
-    prompts: Option<&Prompts>,
-    exclude_prompts: bool,
-    filter: Option<&WindowSet>,
-    samples: usize,
+    options: &ClosedOptions<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Collected, IoError> {
+    let ClosedOptions {
+        h,
+        prompts,
+        exclude_prompts,
+        filter,
+        samples,
+    } = *options;
     let mut tuples = TupleSet::new(h);
     let mut drafts = Vec::new();
     let mut index = 0;

@@ -53,7 +53,7 @@ fn the_clean_default_model_is_not_radioactive_and_prompt_exclusion_matters() {
         secret[..8].copy_from_slice(&(k as u64 + 1000).to_le_bytes());
         let key = Key::from_secret(secret, config);
         let topic = TOPICS[k % TOPICS.len()];
-        let mut marker = Embedder::new(Some(&key), params.clone().with_seed(k as u64));
+        let mut marker = Embedder::new(Some(&key), params.with_seed(k as u64));
         let marked = chat
             .answer(
                 &mut marker,
@@ -63,7 +63,7 @@ fn the_clean_default_model_is_not_radioactive_and_prompt_exclusion_matters() {
             )
             .unwrap();
         let question = format!("Repeat the following text exactly:\n\n{}", marked.text);
-        let mut clean = Embedder::new(None, params.clone().with_seed(100 + k as u64));
+        let mut clean = Embedder::new(None, params.with_seed(100 + k as u64));
         let answer = chat.answer(&mut clean, &question, 90, |_| {}).unwrap();
 
         let mut windows = WindowSet::new(h);
