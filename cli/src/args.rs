@@ -55,8 +55,9 @@ pub struct RadioactivityArgs {
     /// [default: the key's context width h]; longer contexts single out copied text.
     #[arg(long, value_name = "K", requires = "training")]
     pub filter_context: Option<usize>,
-    /// Open test (reading mode): the suspect's weights (GGUF; must share the watermark's tokenizer).
-    #[arg(long, value_name = "SUSPECT.gguf", requires = "watermarked")]
+    /// Open test (reading mode): the suspect's weights, a GGUF model or a `tracemark distill`
+    /// student (must share the watermark's tokenizer).
+    #[arg(long, value_name = "SUSPECT", requires = "watermarked")]
     pub suspect_model: Option<PathBuf>,
     /// Open test: watermarked texts to read through the suspect.
     #[arg(long, value_name = "WM.jsonl", requires = "suspect_model")]

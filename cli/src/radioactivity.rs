@@ -8,7 +8,7 @@ use tracemark_io::{Source, TextTokenizer};
 use tracemark_radioactivity::{
     ControlOptions, Investigation, Mode, READ_BLOCK, Report, TestSettings, fmt_p, investigate,
 };
-use tracemark_runtime::{LlamaModel, LoadOptions};
+use tracemark_runtime::{LanguageModel, LlamaModel, LoadOptions};
 
 use crate::args::RadioactivityArgs;
 
@@ -62,22 +62,28 @@ pub fn run(a: &RadioactivityArgs) -> Result<()> {
             a.suspect_model.as_ref().expect("clap requires a suspect"),
             a.watermarked.as_ref().expect("clap requires --watermarked"),
         );
-        let mut model = LlamaModel::load(
-            model_path,
-            // Whole 256-token blocks per micro-batch: reading needs no bit-exact match with
-            // stepwise decoding, only speed.
-            &LoadOptions {
-                verbose: a.verbose,
-                n_threads: a.threads,
-                n_batch: READ_BLOCK as u32,
-                n_ubatch: READ_BLOCK as u32,
-                ..LoadOptions::default()
-            },
-        )?;
+        // A suspect is a distilled student file or any GGUF model llama.cpp runs.
+        let mut model: Box<dyn LanguageModel> =
+            if tracemark_io::students::is_student_file(model_path) {
+                Box::new(tracemark_io::students::load_student(model_path)?)
+            } else {
+                Box::new(LlamaModel::load(
+                    model_path,
+                    // Whole 256-token blocks per micro-batch: reading needs no bit-exact
+                    // match with stepwise decoding, only speed.
+                    &LoadOptions {
+                        verbose: a.verbose,
+                        n_threads: a.threads,
+                        n_batch: READ_BLOCK as u32,
+                        n_ubatch: READ_BLOCK as u32,
+                        ..LoadOptions::default()
+                    },
+                )?)
+            };
         bar.set_length(file_len(texts));
         let collected = suspect::collect_reading(
             &tokenizer,
-            &mut model,
+            model.as_mut(),
             &Source::File(texts.clone()),
             h,
             filter.as_ref(),

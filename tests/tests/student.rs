@@ -371,3 +371,47 @@ fn damaged_student_files_are_one_line_errors() {
         .to_string();
     assert!(msg.contains("not a tracemark student file"), "{msg}");
 }
+
+/// The bundled example: answers the default model wrote under the public demo key.
+fn example(name: &str) -> String {
+    format!("{}/../cli/example/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn a_student_is_a_suspect_for_reading_mode() {
+    let (sb, _) = distilled();
+    let (key, answers) = (example("demo-key.json"), example("answers.jsonl"));
+    let read = |student: &str| {
+        sb.run(&[
+            "radioactivity",
+            "--key",
+            &key,
+            "--suspect-model",
+            student,
+            "--watermarked",
+            &answers,
+            "--controls",
+            "50",
+            "--json",
+        ])
+        .ok()
+        .json()
+    };
+    // A student distilled from the watermarked answers reads them back radioactively...
+    sb.run(&[
+        "distill",
+        "--train",
+        &answers,
+        "--out",
+        "marked-student.bin",
+    ])
+    .ok();
+    let v = read("marked-student.bin");
+    let inv = &v["investigations"][0];
+    assert_eq!(inv["mode"], "open", "{v}");
+    assert_eq!(inv["finding"]["verdict"], "radioactive", "{inv}");
+    // ...and one distilled from unrelated text does not.
+    let v = read("student.bin");
+    let inv = &v["investigations"][0];
+    assert_eq!(inv["finding"]["verdict"], "not_radioactive", "{inv}");
+}

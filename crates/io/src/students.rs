@@ -84,6 +84,18 @@ pub fn save_student(path: &Path, student: &KneserNey, overwrite: bool) -> Result
 
 /// Reads a student file; a missing, foreign, corrupt or newer-format file is a one-line
 /// error naming it.
+/// Whether `path` starts like a tracemark student file (so that a suspect given as a file
+/// can be a student or a GGUF model).
+pub fn is_student_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == tracemark_student::MAGIC
+}
+
+/// Loads a student file written by [`save_student`]; errors name the file.
 pub fn load_student(path: &Path) -> Result<KneserNey, IoError> {
     let bytes = std::fs::read(path).map_err(|source| IoError::Read {
         path: PathBuf::from(path),
