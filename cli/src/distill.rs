@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use tracemark_embed::{Embedder, SamplingParams};
+use tracemark_embed::Embedder;
 use tracemark_io::students::{check_student_tokenizer, load_student, save_student, train_student};
 use tracemark_io::{IoError, Source, TextTokenizer};
 use tracemark_runtime::{BatchOutput, Generation, LanguageModel, Record};
@@ -125,16 +125,7 @@ fn answer(
 
 pub fn generate(a: &GenerateArgs) -> Result<()> {
     let path = a.student.as_deref().context("no --student")?;
-    if a.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
-        bail!("--prompt is empty");
-    }
-    let prompts = a
-        .prompts
-        .as_deref()
-        .map(tracemark_runtime::read_prompts)
-        .transpose()?;
-    let key = a.key.as_deref().map(tracemark_io::read_key).transpose()?;
-    let params = SamplingParams::new(a.temperature, a.top_k, a.top_p, a.seed)?;
+    let (prompts, key, params) = crate::generate::inputs(a)?;
     let tokenizer = tokenizer(a.tokenizer.as_deref())?;
     let mut student = load_student(path)?;
     check_student_tokenizer(path, &student, &tokenizer)?;

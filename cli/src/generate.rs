@@ -10,7 +10,15 @@ use tracemark_runtime::{BatchOutput, Chat, LanguageModel, LlamaModel, LoadOption
 
 use crate::args::{GenerateArgs, ModelCommand};
 
-pub fn run(a: &GenerateArgs) -> Result<()> {
+/// What every `generate` run reads first, whatever the model: the batch prompts (if any),
+/// the key (if any) and the sampling settings.
+pub(crate) fn inputs(
+    a: &GenerateArgs,
+) -> Result<(
+    Option<Vec<String>>,
+    Option<tracemark_core::Key>,
+    SamplingParams,
+)> {
     if a.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
         bail!("--prompt is empty");
     }
@@ -21,6 +29,11 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         .transpose()?;
     let key = a.key.as_deref().map(tracemark_io::read_key).transpose()?;
     let params = SamplingParams::new(a.temperature, a.top_k, a.top_p, a.seed)?;
+    Ok((prompts, key, params))
+}
+
+pub fn run(a: &GenerateArgs) -> Result<()> {
+    let (prompts, key, params) = inputs(a)?;
     let path = match &a.model {
         Some(p) => p.clone(),
         None => tracemark_runtime::default_model_path()?,
