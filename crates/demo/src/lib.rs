@@ -15,12 +15,14 @@
 mod corpus;
 mod prompts;
 mod run;
+pub mod steps;
 
 pub use corpus::{CorpusSpec, teacher_corpus};
 pub use prompts::{Prompt, PromptSet, Split};
 pub use run::{
     DEMO_CONTEXT, DEMO_DELTA, DemoOptions, DemoOutcome, Row, Scale, demo_config, demo_key, run,
 };
+pub use steps::SUPERVISED_CONTEXT;
 
 use std::path::Path;
 

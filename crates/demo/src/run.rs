@@ -1,20 +1,20 @@
 //! The demo pipeline: teacher corpora → students → questioning → tests → table and report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
-use tracemark_embed::{Embedder, SamplingParams};
-use tracemark_io::suspect::{ClosedOptions, collect_answers, collect_reading, finish_samples};
-use tracemark_io::{Source, TextTokenizer};
+use tracemark_embed::SamplingParams;
+use tracemark_io::TextTokenizer;
 use tracemark_model::LanguageModel;
-use tracemark_radioactivity::{
-    ControlOptions, Investigation, Mode, Report, TestSettings, WindowCounts, investigate,
-};
-use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record, generate};
-use tracemark_student::{KneserNey, StudentConfig, Trainer};
+use tracemark_radioactivity::{ControlOptions, Investigation, Report};
+use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record};
+use tracemark_student::KneserNey;
 
 use crate::corpus::{CorpusSpec, teacher_corpus};
+use crate::steps::{
+    Probe, Questioning, distil, examine, question, shuffled, supervised_filter, write_records,
+};
 use crate::{DemoError, Progress, PromptSet, Split};
 
 /// How big a demo run is.
@@ -24,6 +24,8 @@ pub struct Scale {
     pub train_prompts: usize,
     /// Held-out prompts each student is questioned with.
     pub query_prompts: usize,
+    /// Answers the investigator asks for per held-out prompt (sampled independently).
+    pub query_repeats: usize,
     /// Longest teacher answer, in tokens.
     pub teacher_tokens: usize,
     /// Longest student answer, in tokens.
@@ -42,6 +44,7 @@ impl Scale {
     pub const FULL: Scale = Scale {
         train_prompts: 200,
         query_prompts: 126,
+        query_repeats: 4,
         teacher_tokens: 80,
         student_tokens: 256,
         small_rho: 0.05,
@@ -53,6 +56,7 @@ impl Scale {
     pub const QUICK: Scale = Scale {
         train_prompts: 24,
         query_prompts: 40,
+        query_repeats: 1,
         teacher_tokens: 64,
         student_tokens: 64,
         small_rho: 0.05,
@@ -86,10 +90,6 @@ pub struct DemoOptions {
 
 /// The demo's default context width h.
 pub const DEMO_CONTEXT: usize = 1;
-
-/// Context matched by the supervised filter: the 3 tokens before each position must occur
-/// in the watermarked training answers, which singles out text the student copied from them.
-pub const SUPERVISED_CONTEXT: usize = 3;
 
 /// The demo's default logit bias δ.
 pub const DEMO_DELTA: f64 = 3.0;
@@ -210,8 +210,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     progress.stage("1/4 teacher answers the training prompts without it");
     let plain = corpus(None, &mut chat, 500_000)?;
     drop(chat);
-    let marked_path = options.out.join("watermarked-answers.jsonl");
-    write_records(&marked_path, &marked)?;
+    let marked_path = write_records(&options.out.join("watermarked-answers.jsonl"), &marked)?;
 
     // 2. The competitor distils students from harvested answers.
     progress.stage("2/4 distilling students");
@@ -227,30 +226,15 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         ),
         ("control-0", 0.0, Vec::new()),
     ];
-    let specials = tracemark_io::students::student_specials(&tokenizer)?;
     let mut students = Vec::new();
     progress.start(mixes.len() as u64, "students");
     for (name, rho, wm) in mixes {
-        let mut trainer = Trainer::new(StudentConfig::new(
-            tokenizer.vocab_size(),
-            StudentConfig::DEFAULT_ORDER,
-            specials,
-        )?);
-        for i in 0..n {
-            let r = if wm.contains(&i) {
-                &marked[i]
-            } else {
-                &plain[i]
-            };
-            trainer.add_exchange(
-                &tokenizer.encode_ids(&r.prompt)?,
-                &tokenizer.encode_ids(&r.response)?,
-            )?;
-        }
+        let mut mask = vec![false; n];
+        wm.iter().for_each(|&i| mask[i] = true);
         students.push(Student {
             name,
             rho,
-            model: trainer.finish()?,
+            model: distil(&tokenizer, &marked, &plain, &mask)?,
             watermarked: wm,
         });
         progress.inc(1);
@@ -262,34 +246,23 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
 
     // 3. The investigator questions every student with held-out prompts.
     progress.stage("3/4 questioning the students");
-    progress.start((students.len() * query.len()) as u64, "student answers");
+    progress.start(
+        (students.len() * query.len() * scale.query_repeats) as u64,
+        "student answers",
+    );
     let mut answer_files = Vec::new();
     for (s, student) in students.iter_mut().enumerate() {
-        let mut lines = String::new();
-        for (i, prompt) in query.iter().enumerate() {
-            let ids = student.model.chat_prompt(&tokenizer.encode_ids(prompt)?);
-            let seed = options
+        let path = options.out.join(format!("{}-answers.jsonl", student.name));
+        let questioning = Questioning {
+            prompts: &query,
+            repeats: scale.query_repeats,
+            max_tokens: scale.student_tokens,
+            seed: options
                 .seed
                 .wrapping_mul(7_919)
-                .wrapping_add((s * 100_000 + i) as u64);
-            let mut embedder = Embedder::new(None, SamplingParams::new(0.8, 0, 0.95, seed)?);
-            let g = generate(
-                &mut student.model,
-                &mut embedder,
-                &ids,
-                scale.student_tokens,
-                |_| {},
-            )?;
-            let text = tokenizer.decode(&g.ids);
-            lines.push_str(
-                &serde_json::json!({ "id": format!("q{i}"), "prompt": prompt, "response": text })
-                    .to_string(),
-            );
-            lines.push('\n');
-            progress.inc(1);
-        }
-        let path = options.out.join(format!("{}-answers.jsonl", student.name));
-        tracemark_io::atomic::write_atomic(&path, lines.as_bytes(), false, true)?;
+                .wrapping_add((s * 100_000) as u64),
+        };
+        question(&mut student.model, &tokenizer, &questioning, &path, progress)?;
         answer_files.push(path);
     }
     progress.finish();
@@ -297,9 +270,11 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     // 4. Closed tests (plain and supervised) and the open test, each with random-key controls.
     progress.stage("4/4 testing with random-key controls");
     let h = key.config().seeding.lookback();
-    let wm = tracemark_core::Watermark::new(&key);
-    let tests = students.len() * 3;
-    progress.start((tests * options.controls) as u64, "random keys");
+    progress.start((students.len() * 3 * options.controls) as u64, "random keys");
+    let controls = ControlOptions {
+        keys: options.controls,
+        seed: options.seed,
+    };
     let mut investigations = Vec::new();
     let mut rows = Vec::new();
     for (s, student) in students.iter_mut().enumerate() {
@@ -308,52 +283,26 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         } else {
             &student.watermarked
         };
-        let mut counts = WindowCounts::new(SUPERVISED_CONTEXT.max(h));
-        for &i in filter_docs {
-            counts.add(&tokenizer.encode_ids(&marked[i].response)?);
-        }
-        let filter = counts.filter(None);
-        for (test, mode, supervised) in [
-            ("closed", Mode::Closed, false),
-            ("closed, supervised", Mode::Closed, true),
-            ("open (reading)", Mode::Open, false),
+        let seen: Vec<&Record> = filter_docs.iter().map(|&i| &marked[i]).collect();
+        let filter = supervised_filter(&tokenizer, h, &seen)?;
+        for (test, probe) in [
+            ("closed", Probe::Answers(&answer_files[s], None)),
+            (
+                "closed, supervised",
+                Probe::Answers(&answer_files[s], Some(&filter)),
+            ),
+            ("open (reading)", Probe::Reading(&marked_path)),
         ] {
-            let collected = match mode {
-                Mode::Closed => collect_answers(
-                    &tokenizer,
-                    &Source::File(answer_files[s].clone()),
-                    &ClosedOptions {
-                        h,
-                        prompts: None,
-                        exclude_prompts: true,
-                        filter: supervised.then_some(&filter),
-                        samples: 2,
-                    },
-                    &mut |_| {},
-                )?,
-                Mode::Open => collect_reading(
-                    &tokenizer,
-                    &mut student.model,
-                    &Source::File(marked_path.clone()),
-                    h,
-                    None,
-                    2,
-                    &mut |_| {},
-                )?,
-            };
-            let settings = TestSettings {
-                suspect: format!("{} (ρ = {:.0}%)", student.name, student.rho * 100.0),
-                mode,
-                supervised: supervised.then_some(None),
-                prompt_exclusion: mode == Mode::Closed,
-                alpha: tracemark_radioactivity::DEFAULT_ALPHA,
-                controls: ControlOptions {
-                    keys: options.controls,
-                    seed: options.seed,
-                },
-            };
-            let mut inv = investigate(&key, &collected.tuples, &settings, &|| progress.inc(1));
-            inv.samples = finish_samples(collected.samples, &collected.tuples, &wm, &tokenizer);
+            let suspect = format!("{} (ρ = {:.0}%)", student.name, student.rho * 100.0);
+            let inv = examine(
+                &key,
+                &tokenizer,
+                &mut student.model,
+                probe,
+                suspect,
+                controls,
+                progress,
+            )?;
             rows.push(row(student, test, &inv));
             investigations.push(inv);
         }
@@ -410,35 +359,4 @@ fn targets(rows: &[Row], scale: &Scale) -> Vec<(String, bool)> {
             .all(|r| r.log10_p >= -2.0 && r.verdict != "RADIOACTIVE"),
     ));
     out
-}
-
-/// A seeded permutation of 0..n (Fisher–Yates on splitmix64).
-fn shuffled(n: usize, seed: u64) -> Vec<usize> {
-    let mut x = seed ^ 0x5eed_5eed_5eed_5eed;
-    let mut next = || {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let mut v: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        v.swap(i, (next() % (i as u64 + 1)) as usize);
-    }
-    v
-}
-
-fn write_records(path: &Path, records: &[Record]) -> Result<(), DemoError> {
-    let mut text = String::new();
-    for r in records {
-        text.push_str(&serde_json::to_string(r).expect("records serialize"));
-        text.push('\n');
-    }
-    Ok(tracemark_io::atomic::write_atomic(
-        path,
-        text.as_bytes(),
-        false,
-        true,
-    )?)
 }
