@@ -26,6 +26,8 @@ pub enum Command {
     Distill(DistillArgs),
     /// The whole story on the default model: watermark, distil students, prove it.
     Demo(DemoArgs),
+    /// Regenerate a paper reproduction (table, JSON and plots under papers/NAME/).
+    Paper(PaperArgs),
     /// Test whether a suspect model was trained on text watermarked with a key.
     Radioactivity(RadioactivityArgs),
     /// Fetch or describe models.
@@ -332,4 +334,53 @@ pub struct DemoArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Reproductions under papers/.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PaperName {
+    /// Sander et al. 2024: radioactivity against ρ and corpus size.
+    #[value(name = "sander2024-radioactive")]
+    Sander2024Radioactive,
+}
+
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    /// Which reproduction.
+    pub name: PaperName,
+    /// Answers per training prompt, with and without the watermark each.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub samples: usize,
+    /// Only generate this share of the teacher corpus (I/N), e.g. on several machines, then
+    /// stop; a later run without it finds every share in the cache.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Where the results go [default: papers/NAME].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The teacher [default: SmolLM2-135M-Instruct, fetched on first use].
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<PathBuf>,
+    /// Cache of teacher corpora [default: the tracemark cache directory].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Random keys per test.
+    #[arg(long, value_name = "M", default_value_t = tracemark_radioactivity::DEFAULT_CONTROLS)]
+    pub controls: usize,
+    /// CPU threads for llama.cpp.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub threads: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("expected I/N with 0 ≤ I < N, got {s:?}");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }

@@ -1,5 +1,6 @@
 //! `tracemark demo`: the distillation story end to end on the default model.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::Result;
@@ -9,9 +10,19 @@ use tracemark_demo::{DemoOptions, Progress, Scale};
 use crate::args::DemoArgs;
 
 /// Progress bars on standard error; hidden with `--json`.
-struct Bars {
+pub struct Bars {
     hidden: bool,
     bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    /// Bars, or none at all when `hidden`.
+    pub fn new(hidden: bool) -> Self {
+        Self {
+            hidden,
+            bar: Mutex::new(None),
+        }
+    }
 }
 
 impl Progress for Bars {
@@ -45,18 +56,27 @@ impl Progress for Bars {
     }
 }
 
-pub fn run(a: &DemoArgs) -> Result<()> {
-    let model = match &a.model {
+/// `given`, or `NAME` beside the model cache.
+pub fn cache_dir(given: Option<&PathBuf>, name: &str) -> Result<PathBuf> {
+    Ok(match given {
+        Some(p) => p.clone(),
+        None => tracemark_runtime::cache_dir()?
+            .parent()
+            .map_or_else(|| PathBuf::from(".tracemark-cache"), |p| p.join(name)),
+    })
+}
+
+/// `given`, or the default model (fetched on first use).
+pub fn model_path(given: Option<&PathBuf>) -> Result<PathBuf> {
+    Ok(match given {
         Some(p) => p.clone(),
         None => tracemark_runtime::default_model_path()?,
-    };
-    let cache = match &a.cache {
-        Some(p) => p.clone(),
-        None => tracemark_runtime::cache_dir()?.parent().map_or_else(
-            || std::path::PathBuf::from(".tracemark-cache"),
-            |p| p.join("demo"),
-        ),
-    };
+    })
+}
+
+pub fn run(a: &DemoArgs) -> Result<()> {
+    let model = model_path(a.model.as_ref())?;
+    let cache = cache_dir(a.cache.as_ref(), "demo")?;
     let options = DemoOptions {
         scale: if a.quick { Scale::QUICK } else { Scale::FULL },
         seed: a.seed,
@@ -69,10 +89,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         config: tracemark_demo::demo_config(a.context, a.delta)?,
     };
     let started = std::time::Instant::now();
-    let bars = Bars {
-        hidden: a.json,
-        bar: Mutex::new(None),
-    };
+    let bars = Bars::new(a.json);
     let outcome = tracemark_demo::run(&options, &bars)?;
     let secs = started.elapsed().as_secs_f64();
     if a.json {

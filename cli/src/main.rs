@@ -6,6 +6,7 @@ mod detect;
 mod distill;
 mod generate;
 mod keygen;
+mod paper;
 mod print;
 mod radioactivity;
 
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => generate::run(&a),
         Command::Distill(a) => distill::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Paper(a) => paper::run(&a),
         Command::Radioactivity(a) => radioactivity::run(&a),
         Command::Model(c) => generate::model(&c),
     };

@@ -45,6 +45,16 @@ impl CorpusSpec<'_> {
     }
 }
 
+/// What names a teacher model in cache keys: its SHA-256 and size, so that the same weights
+/// under another file name or on another machine find the same corpora.
+pub fn model_identity(path: &Path) -> Result<String, RuntimeError> {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    Ok(format!(
+        "sha256:{} {size} bytes",
+        tracemark_runtime::sha256_file(path)?
+    ))
+}
+
 /// Answers every prompt of `spec` with `chat`, appending to the cache file (resumable: a
 /// killed run keeps what it wrote) unless it is already complete, and returns the records in
 /// prompt order.

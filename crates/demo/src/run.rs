@@ -6,14 +6,13 @@ use sha2::{Digest, Sha256};
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
 use tracemark_embed::SamplingParams;
 use tracemark_io::TextTokenizer;
-use tracemark_model::LanguageModel;
 use tracemark_radioactivity::{ControlOptions, Investigation, Report};
 use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record};
 use tracemark_student::KneserNey;
 
-use crate::corpus::{CorpusSpec, teacher_corpus};
+use crate::corpus::{CorpusSpec, model_identity, teacher_corpus};
 use crate::steps::{
-    Probe, Questioning, distil, examine, question, shuffled, supervised_filter, write_records,
+    Probe, Questioning, distil, examine, mix, question, shuffled, supervised_filter, write_records,
 };
 use crate::{DemoError, Progress, PromptSet, Split};
 
@@ -184,11 +183,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
             ..LoadOptions::default()
         },
     )?;
-    let model_id = format!(
-        "{} {}",
-        model.describe(),
-        std::fs::metadata(&options.model).map_or(0, |m| m.len())
-    );
+    let model_id = model_identity(&options.model)?;
     let mut chat = Chat::new(model, None)?;
     let params = SamplingParams::new(0.8, 0, 0.95, options.seed.wrapping_mul(1_000_003))?;
     let corpus =
@@ -234,7 +229,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         students.push(Student {
             name,
             rho,
-            model: distil(&tokenizer, &marked, &plain, &mask)?,
+            model: distil(&tokenizer, mix(&mask, &marked, &plain))?,
             watermarked: wm,
         });
         progress.inc(1);
@@ -262,7 +257,13 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
                 .wrapping_mul(7_919)
                 .wrapping_add((s * 100_000) as u64),
         };
-        question(&mut student.model, &tokenizer, &questioning, &path, progress)?;
+        question(
+            &mut student.model,
+            &tokenizer,
+            &questioning,
+            &path,
+            progress,
+        )?;
         answer_files.push(path);
     }
     progress.finish();
@@ -270,7 +271,10 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     // 4. Closed tests (plain and supervised) and the open test, each with random-key controls.
     progress.stage("4/4 testing with random-key controls");
     let h = key.config().seeding.lookback();
-    progress.start((students.len() * 3 * options.controls) as u64, "random keys");
+    progress.start(
+        (students.len() * 3 * options.controls) as u64,
+        "random keys",
+    );
     let controls = ControlOptions {
         keys: options.controls,
         seed: options.seed,

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use tracemark_core::{Key, Watermark};
+use tracemark_detect::WindowSet;
 use tracemark_embed::{Embedder, SamplingParams};
 use tracemark_io::suspect::{ClosedOptions, collect_answers, collect_reading, finish_samples};
 use tracemark_io::{Source, TextTokenizer};
-use tracemark_detect::WindowSet;
 use tracemark_radioactivity::{
     ControlOptions, DEFAULT_ALPHA, Investigation, Mode, TestSettings, WindowCounts, investigate,
 };
@@ -20,13 +20,10 @@ use crate::{DemoError, Progress};
 /// in the watermarked training answers, which singles out text the student copied from them.
 pub const SUPERVISED_CONTEXT: usize = 3;
 
-/// Distils a 4-gram student from exchanges `0..n`: exchange `i` is `marked[i]` where
-/// `watermarked[i]`, else `plain[i]`.
-pub fn distil(
+/// Distils a 4-gram student from harvested exchanges (prompt and answer).
+pub fn distil<'a>(
     tokenizer: &TextTokenizer,
-    marked: &[Record],
-    plain: &[Record],
-    watermarked: &[bool],
+    exchanges: impl IntoIterator<Item = &'a Record>,
 ) -> Result<KneserNey, DemoError> {
     let specials = tracemark_io::students::student_specials(tokenizer)?;
     let mut trainer = Trainer::new(StudentConfig::new(
@@ -34,14 +31,25 @@ pub fn distil(
         StudentConfig::DEFAULT_ORDER,
         specials,
     )?);
-    for (i, &wm) in watermarked.iter().enumerate() {
-        let r = if wm { &marked[i] } else { &plain[i] };
+    for r in exchanges {
         trainer.add_exchange(
             &tokenizer.encode_ids(&r.prompt)?,
             &tokenizer.encode_ids(&r.response)?,
         )?;
     }
     Ok(trainer.finish()?)
+}
+
+/// Exchange `i` from `marked` where `watermarked[i]`, else from `plain`.
+pub fn mix<'a>(
+    watermarked: &'a [bool],
+    marked: &'a [Record],
+    plain: &'a [Record],
+) -> impl Iterator<Item = &'a Record> {
+    watermarked
+        .iter()
+        .zip(marked.iter().zip(plain))
+        .map(|(&wm, (m, p))| if wm { m } else { p })
 }
 
 /// How the investigator questions a student.

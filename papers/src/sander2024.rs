@@ -1,0 +1,390 @@
+//! Sander et al. 2024, "Watermarking makes language models radioactive": log10 p of the
+//! radioactivity tests against the watermarked fraction ρ of a student's training data, for
+//! the closed and open model, supervised and not, and for ρ = 5% against corpus size.
+//!
+//! Teacher: the default model with the demo's watermark (KGW γ 0.25, δ 3, LeftHash h 1) and
+//! the demo key of seed 0. It answers every training prompt `samples` times, with and without
+//! the watermark, in chunks of half the training prompts, each cached by content (so chunks
+//! can be generated on several machines or processes: [`Options::shard`]). Students are the
+//! demo's 4-gram Kneser-Ney models; each is questioned with every held-out prompt 4 times.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use tracemark_demo::steps::{
+    Probe, Questioning, distil, examine, mix, question, shuffled, supervised_filter, write_records,
+};
+use tracemark_demo::{
+    CorpusSpec, DemoError, Progress, PromptSet, Split, demo_config, demo_key, model_identity,
+    teacher_corpus,
+};
+use tracemark_embed::SamplingParams;
+use tracemark_io::TextTokenizer;
+use tracemark_radioactivity::{ControlOptions, Investigation};
+use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record};
+
+use crate::plot::{Series, line_chart};
+
+/// Watermarked fractions of the main sweep.
+pub const RHOS: [f64; 6] = [0.0, 0.01, 0.05, 0.10, 0.50, 1.0];
+/// Corpus fractions of the growth sweep at ρ = 5%.
+pub const GROWTH: [f64; 4] = [0.125, 0.25, 0.5, 1.0];
+/// Longest teacher answer, in tokens (the demo's).
+pub const TEACHER_TOKENS: usize = 80;
+/// Longest student answer, in tokens.
+pub const STUDENT_TOKENS: usize = 256;
+/// Answers asked per held-out prompt.
+pub const QUERY_REPEATS: usize = 4;
+/// Seed of the key, the mixes and all sampling.
+pub const SEED: u64 = 0;
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The teacher (GGUF).
+    pub model: PathBuf,
+    /// Where teacher chunks are cached.
+    pub cache: PathBuf,
+    /// Where students' answers go.
+    pub work: PathBuf,
+    /// Answers per training prompt (with and without the watermark each).
+    pub samples: usize,
+    /// Only generate the chunks `i` with `i % n == shard` (`Some((shard, n))`), then stop.
+    pub shard: Option<(usize, usize)>,
+    /// CPU threads for llama.cpp.
+    pub threads: usize,
+    /// Random keys per test.
+    pub controls: usize,
+}
+
+/// One test of one student.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Sweep: `rho` or `growth`.
+    pub sweep: &'static str,
+    /// Watermarked fraction of the student's training answers.
+    pub rho: f64,
+    /// Training exchanges.
+    pub exchanges: usize,
+    /// Watermarked training tokens.
+    pub watermarked_tokens: usize,
+    /// `closed` or `open`.
+    pub mode: &'static str,
+    /// Whether the test was supervised.
+    pub supervised: bool,
+    /// Tuples scored.
+    pub scored: u64,
+    /// log10 p of the exact test.
+    pub log10_p: f64,
+    /// The true key's rank among the random keys and itself.
+    pub rank: usize,
+    /// Verdict label.
+    pub verdict: String,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Key id (the demo key of [`SEED`]: public).
+    pub key_id: String,
+    /// Scheme.
+    pub scheme: String,
+    /// Training exchanges in the full corpus.
+    pub exchanges: usize,
+    /// Held-out answers per student.
+    pub student_answers: usize,
+    /// Random keys per test.
+    pub controls: usize,
+    /// All tests.
+    pub rows: Vec<Row>,
+}
+
+/// Generates (or loads) the teacher chunks, then, unless sharded, runs both sweeps.
+/// Returns `None` for a shard run.
+pub fn run(options: &Options, progress: &dyn Progress) -> Result<Option<Outcome>, DemoError> {
+    let config = demo_config(tracemark_demo::DEMO_CONTEXT, tracemark_demo::DEMO_DELTA)?;
+    let key = demo_key(SEED, config);
+    let prompts = PromptSet::bundled();
+    let train: Vec<String> = prompts
+        .split(Split::Train)
+        .iter()
+        .map(|p| p.prompt.clone())
+        .collect();
+    let query: Vec<String> = prompts
+        .split(Split::Query)
+        .iter()
+        .map(|p| p.prompt.clone())
+        .collect();
+    let (marked, plain) = teacher_chunks(options, &key, &train, progress)?;
+    if options.shard.is_some() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&options.work).map_err(|e| DemoError::Dir {
+        path: options.work.clone(),
+        source: e,
+    })?;
+    let tokenizer = TextTokenizer::default_model()?;
+    let all_marked = write_records(&options.work.join("watermarked.jsonl"), &marked)?;
+    let n = marked.len();
+    let order = shuffled(n, SEED);
+    let mut students: Vec<(&'static str, f64, usize)> =
+        RHOS.iter().map(|&rho| ("rho", rho, n)).collect();
+    for &f in GROWTH.iter().filter(|&&f| f < 1.0) {
+        students.push(("growth", 0.05, (f * n as f64).round() as usize));
+    }
+    let controls = ControlOptions {
+        keys: options.controls,
+        seed: SEED,
+    };
+    let h = key.config().seeding.lookback();
+    progress.stage("students: distil, question, test");
+    progress.start(students.len() as u64, "students");
+    let mut rows = Vec::new();
+    for (s, &(sweep, rho, size)) in students.iter().enumerate() {
+        // Exchanges order[..size]; the first round(ρ·size) of them are watermarked.
+        let wm_count = (rho * size as f64).round() as usize;
+        let mut mask = vec![false; n];
+        order[..wm_count].iter().for_each(|&i| mask[i] = true);
+        let picked: Vec<usize> = order[..size].to_vec();
+        let exchanges: Vec<&Record> = mix(&mask, &marked, &plain)
+            .enumerate()
+            .filter(|(i, _)| picked.contains(i))
+            .map(|(_, r)| r)
+            .collect();
+        let mut student = distil(&tokenizer, exchanges)?;
+        // ρ = 0 has no watermarked answers: its supervised tests use the ρ = 5% student's, as
+        // an investigator who suspects that subset would.
+        let seen_count = if wm_count == 0 {
+            (0.05 * n as f64).round() as usize
+        } else {
+            wm_count
+        };
+        let seen: Vec<&Record> = order[..seen_count].iter().map(|&i| &marked[i]).collect();
+        let seen_path = write_records(
+            &options.work.join(format!("seen-{s}.jsonl")),
+            seen.iter().copied(),
+        )?;
+        let filter = supervised_filter(&tokenizer, h, &seen)?;
+        let answers = options.work.join(format!("answers-{s}.jsonl"));
+        let questioning = Questioning {
+            prompts: &query,
+            repeats: QUERY_REPEATS,
+            max_tokens: STUDENT_TOKENS,
+            seed: 77_000_000 + (s as u64) * 100_000,
+        };
+        question(&mut student, &tokenizer, &questioning, &answers, &Quiet)?;
+        let watermarked_tokens = seen[..wm_count].iter().map(|r| r.token_ids.len()).sum();
+        for (mode, supervised, probe) in [
+            ("closed", false, Probe::Answers(&answers, None)),
+            ("closed", true, Probe::Answers(&answers, Some(&filter))),
+            ("open", false, Probe::Reading(&all_marked)),
+            ("open", true, Probe::Reading(&seen_path)),
+        ] {
+            let name = format!("student ρ={rho} n={size}");
+            let inv = examine(
+                &key,
+                &tokenizer,
+                &mut student,
+                probe,
+                name,
+                controls,
+                &Quiet,
+            )?;
+            rows.push(row(
+                sweep,
+                rho,
+                size,
+                watermarked_tokens,
+                mode,
+                supervised,
+                &inv,
+            ));
+        }
+        progress.inc(1);
+    }
+    progress.finish();
+    Ok(Some(Outcome {
+        key_id: key.id().to_string(),
+        scheme: key.config().describe(),
+        exchanges: n,
+        student_answers: query.len() * QUERY_REPEATS,
+        controls: options.controls,
+        rows,
+    }))
+}
+
+/// The teacher corpora: `samples` passes over the training prompts, each in two chunks.
+fn teacher_chunks(
+    options: &Options,
+    key: &tracemark_core::Key,
+    train: &[String],
+    progress: &dyn Progress,
+) -> Result<(Vec<Record>, Vec<Record>), DemoError> {
+    std::fs::create_dir_all(&options.cache).map_err(|e| DemoError::Dir {
+        path: options.cache.clone(),
+        source: e,
+    })?;
+    let model = LlamaModel::load(
+        &options.model,
+        &LoadOptions {
+            n_threads: options.threads,
+            ..LoadOptions::default()
+        },
+    )?;
+    let model_id = model_identity(&options.model)?;
+    let mut chat = Chat::new(model, None)?;
+    let half = train.len().div_ceil(2);
+    let chunks = 2 * options.samples;
+    let (mut marked, mut plain) = (Vec::new(), Vec::new());
+    for c in 0..chunks {
+        if options.shard.is_some_and(|(i, n)| c % n != i) {
+            continue;
+        }
+        let prompts = &train[(c % 2) * half..((c % 2 + 1) * half).min(train.len())];
+        let seed = 91_000_000 + c as u64 * 10_000;
+        for (k, offset, out) in [(Some(key), 0, &mut marked), (None, 500_000, &mut plain)] {
+            let spec = CorpusSpec {
+                key: k,
+                prompts,
+                params: SamplingParams::new(0.8, 0, 0.95, seed + offset)?,
+                max_tokens: TEACHER_TOKENS,
+            };
+            let what = if k.is_some() { "watermarked" } else { "plain" };
+            progress.stage(&format!("teacher chunk {}/{chunks}, {what}", c + 1));
+            let path = spec.cache_path(&options.cache, &model_id);
+            out.extend(teacher_corpus(&mut chat, &spec, &path, progress)?);
+        }
+    }
+    Ok((marked, plain))
+}
+
+fn row(
+    sweep: &'static str,
+    rho: f64,
+    exchanges: usize,
+    watermarked_tokens: usize,
+    mode: &'static str,
+    supervised: bool,
+    inv: &Investigation,
+) -> Row {
+    Row {
+        sweep,
+        rho,
+        exchanges,
+        watermarked_tokens,
+        mode,
+        supervised,
+        scored: inv.test.scored,
+        log10_p: inv.test.log10_p,
+        rank: inv.controls.rank,
+        verdict: inv.finding.verdict.label().to_string(),
+    }
+}
+
+/// No progress display for inner steps; the caller's bar counts students.
+struct Quiet;
+
+impl Progress for Quiet {
+    fn stage(&self, _: &str) {}
+    fn start(&self, _: u64, _: &str) {}
+    fn inc(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// The paper folder's generated files: `results.json`, `results.md`, `rho.svg`,
+/// `growth.svg`.
+pub fn render(outcome: &Outcome) -> Vec<(String, String)> {
+    let tests = [
+        ("closed", false, "closed"),
+        ("closed", true, "closed, supervised"),
+        ("open", false, "open"),
+        ("open", true, "open, supervised"),
+    ];
+    let cell = |r: &Row| format!("{:.1} ({})", r.log10_p, r.scored);
+    let find = |rho: f64, n: usize, mode: &str, sup: bool| {
+        outcome
+            .rows
+            .iter()
+            .find(|r| r.rho == rho && r.exchanges == n && r.mode == mode && r.supervised == sup)
+    };
+    let mut md = String::from(
+        "log10 p of each test (tuples scored in parentheses).\n\n| ρ | watermarked tokens |",
+    );
+    for (_, _, name) in tests {
+        md.push_str(&format!(" {name} |"));
+    }
+    md.push_str("\n|---|---|---|---|---|---|\n");
+    let mut rho_series: Vec<Series> = tests
+        .iter()
+        .map(|t| Series {
+            name: t.2.to_string(),
+            values: Vec::new(),
+        })
+        .collect();
+    for &rho in &RHOS {
+        let tokens =
+            find(rho, outcome.exchanges, "closed", false).map_or(0, |r| r.watermarked_tokens);
+        md.push_str(&format!("| {}% | {tokens} |", rho * 100.0));
+        for (k, &(mode, sup, _)) in tests.iter().enumerate() {
+            let r = find(rho, outcome.exchanges, mode, sup);
+            md.push_str(&format!(" {} |", r.map_or("–".into(), cell)));
+            rho_series[k].values.push(r.map_or(0.0, |r| -r.log10_p));
+        }
+        md.push('\n');
+    }
+    md.push_str(
+        "\nρ = 5%, growing corpus: log10 p (tuples scored).\n\n| exchanges | watermarked tokens |",
+    );
+    for (_, _, name) in tests {
+        md.push_str(&format!(" {name} |"));
+    }
+    md.push_str("\n|---|---|---|---|---|---|\n");
+    let mut growth_series: Vec<Series> = rho_series
+        .iter()
+        .map(|s| Series {
+            name: s.name.clone(),
+            values: Vec::new(),
+        })
+        .collect();
+    let mut growth_labels = Vec::new();
+    for &f in &GROWTH {
+        let n = (f * outcome.exchanges as f64).round() as usize;
+        let tokens = find(0.05, n, "closed", false).map_or(0, |r| r.watermarked_tokens);
+        growth_labels.push(format!("{tokens}"));
+        md.push_str(&format!("| {n} | {tokens} |"));
+        for (k, &(mode, sup, _)) in tests.iter().enumerate() {
+            let r = find(0.05, n, mode, sup);
+            md.push_str(&format!(" {} |", r.map_or("–".into(), cell)));
+            growth_series[k].values.push(r.map_or(0.0, |r| -r.log10_p));
+        }
+        md.push('\n');
+    }
+    let rho_labels: Vec<String> = RHOS.iter().map(|r| format!("{}%", r * 100.0)).collect();
+    let rho_svg = line_chart(
+        "Radioactivity against the watermarked fraction ρ",
+        "ρ: watermarked share of the student's training answers",
+        "−log10 p",
+        &rho_labels,
+        &rho_series,
+        0.1,
+        Some((3.0, "p = 1e-3")),
+    );
+    let growth_svg = line_chart(
+        "ρ = 5%: radioactivity against corpus size",
+        "watermarked tokens the student was trained on",
+        "−log10 p",
+        &growth_labels,
+        &growth_series,
+        0.1,
+        Some((3.0, "p = 1e-3")),
+    );
+    vec![
+        (
+            "results.json".into(),
+            serde_json::to_string_pretty(outcome).expect("outcome serializes") + "\n",
+        ),
+        ("results.md".into(), md),
+        ("rho.svg".into(), rho_svg),
+        ("growth.svg".into(), growth_svg),
+    ]
+}
