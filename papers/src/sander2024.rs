@@ -388,3 +388,69 @@ pub fn render(outcome: &Outcome) -> Vec<(String, String)> {
         ("growth.svg".into(), growth_svg),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome() -> Outcome {
+        let mut rows = Vec::new();
+        let n = 800;
+        let sizes = GROWTH.map(|f| (f * n as f64).round() as usize);
+        for (sweep, rho, size) in RHOS
+            .iter()
+            .map(|&r| ("rho", r, n))
+            .chain(sizes[..3].iter().map(|&s| ("growth", 0.05, s)))
+        {
+            for (mode, supervised) in [
+                ("closed", false),
+                ("closed", true),
+                ("open", false),
+                ("open", true),
+            ] {
+                rows.push(Row {
+                    sweep,
+                    rho,
+                    exchanges: size,
+                    watermarked_tokens: (rho * size as f64 * 10.0) as usize,
+                    mode,
+                    supervised,
+                    scored: 100,
+                    log10_p: -rho * 100.0 - size as f64 / 1000.0,
+                    rank: 1,
+                    verdict: "RADIOACTIVE".into(),
+                });
+            }
+        }
+        Outcome {
+            key_id: "k".into(),
+            scheme: "s".into(),
+            exchanges: n,
+            student_answers: 4,
+            controls: 200,
+            rows,
+        }
+    }
+
+    #[test]
+    fn render_fills_every_cell_of_both_tables() {
+        let files = render(&outcome());
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["results.json", "results.md", "rho.svg", "growth.svg"]
+        );
+        let md = &files[1].1;
+        assert!(!md.contains('–'), "an empty cell:\n{md}");
+        let table_rows = md
+            .lines()
+            .filter(|l| {
+                l.starts_with("| ") && !l.starts_with("| ρ") && !l.starts_with("| exchanges")
+            })
+            .count();
+        assert_eq!(table_rows, RHOS.len() + GROWTH.len());
+        assert!(md.contains("| 5% | 400 | -5.8 (100) |"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(&files[0].1).unwrap();
+        assert_eq!(json["rows"].as_array().unwrap().len(), 36);
+    }
+}

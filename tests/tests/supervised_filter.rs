@@ -53,6 +53,9 @@ fn answer(
 
 const KEYS: usize = 100;
 
+/// Token sequences.
+type Texts = Vec<Vec<u32>>;
+
 #[test]
 fn supervised_filter_keeps_a_clean_student_calibrated() {
     let tok = TextTokenizer::default_model().unwrap();
@@ -92,7 +95,7 @@ fn supervised_filter_keeps_a_clean_student_calibrated() {
             Key::from_secret(s, config(h))
         })
         .collect();
-    let texts: Vec<(Vec<Vec<u32>>, Vec<Vec<u32>>)> = keys
+    let texts: Vec<(Texts, Texts)> = keys
         .par_iter()
         .enumerate()
         .map(|(i, key)| {
