@@ -342,16 +342,38 @@ pub enum PaperName {
     /// Sander et al. 2024: radioactivity against ρ and corpus size.
     #[value(name = "sander2024-radioactive")]
     Sander2024Radioactive,
+    /// Kirchenbauer et al. 2023: z-score and detection against length, γ and δ; quality
+    /// cost; seeding schemes under attack.
+    #[value(name = "kirchenbauer2023-watermark")]
+    Kirchenbauer2023Watermark,
+    /// Fernandez et al. 2023 (Three Bricks): empirical FPR of the z-test and the exact
+    /// tests over many keys; TPR at FPR 1e-6.
+    #[value(name = "fernandez2023-three-bricks")]
+    Fernandez2023ThreeBricks,
+}
+
+impl PaperName {
+    /// The folder under papers/.
+    pub fn folder(&self) -> &'static str {
+        match self {
+            PaperName::Sander2024Radioactive => "sander2024-radioactive",
+            PaperName::Kirchenbauer2023Watermark => "kirchenbauer2023-watermark",
+            PaperName::Fernandez2023ThreeBricks => "fernandez2023-three-bricks",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct PaperArgs {
     /// Which reproduction.
     pub name: PaperName,
-    /// Answers per training prompt, with and without the watermark each.
+    /// sander2024: answers per training prompt, with and without the watermark each.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub samples: usize,
-    /// Only generate this share of the teacher corpus (I/N), e.g. on several machines, then
+    /// fernandez2023: random keys of the false-positive study.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub keys: usize,
+    /// Only generate this share of the model corpora (I/N), e.g. on several machines, then
     /// stop; a later run without it finds every share in the cache.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<(usize, usize)>,

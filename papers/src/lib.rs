@@ -4,6 +4,10 @@
 
 #![deny(missing_docs)]
 
+pub mod corpora;
+pub mod detection;
+pub mod fernandez2023;
+pub mod kirchenbauer2023;
 pub mod plot;
 pub mod sander2024;
 

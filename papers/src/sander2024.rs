@@ -15,13 +15,13 @@ use tracemark_demo::steps::{
     Probe, Questioning, distil, examine, mix, question, shuffled, supervised_filter, write_records,
 };
 use tracemark_demo::{
-    CorpusSpec, DemoError, Progress, PromptSet, Split, demo_config, demo_key, model_identity,
+    CorpusSpec, DemoError, Progress, PromptSet, Split, demo_config, demo_key, teacher_chat,
     teacher_corpus,
 };
 use tracemark_embed::SamplingParams;
 use tracemark_io::TextTokenizer;
 use tracemark_radioactivity::{ControlOptions, Investigation};
-use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record};
+use tracemark_runtime::Record;
 
 use crate::plot::{Series, line_chart};
 
@@ -224,15 +224,7 @@ fn teacher_chunks(
         path: options.cache.clone(),
         source: e,
     })?;
-    let model = LlamaModel::load(
-        &options.model,
-        &LoadOptions {
-            n_threads: options.threads,
-            ..LoadOptions::default()
-        },
-    )?;
-    let model_id = model_identity(&options.model)?;
-    let mut chat = Chat::new(model, None)?;
+    let (mut chat, model_id) = teacher_chat(&options.model, options.threads)?;
     let half = train.len().div_ceil(2);
     let chunks = 2 * options.samples;
     let (mut marked, mut plain) = (Vec::new(), Vec::new());

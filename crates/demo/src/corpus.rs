@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tracemark_core::Key;
 use tracemark_embed::{Embedder, SamplingParams};
-use tracemark_runtime::{BatchOutput, Chat, LanguageModel, Record, RuntimeError};
+use tracemark_runtime::{
+    BatchOutput, Chat, LanguageModel, LlamaModel, LoadOptions, Record, RuntimeError,
+};
 
 use crate::Progress;
 
@@ -53,6 +55,20 @@ pub fn model_identity(path: &Path) -> Result<String, RuntimeError> {
         "sha256:{} {size} bytes",
         tracemark_runtime::sha256_file(path)?
     ))
+}
+
+/// Loads the teacher at `path` with `threads` CPU threads, with its chat template, and its
+/// [`model_identity`] for cache keys.
+pub fn teacher_chat(path: &Path, threads: usize) -> Result<(Chat, String), RuntimeError> {
+    let model = LlamaModel::load(
+        path,
+        &LoadOptions {
+            n_threads: threads,
+            ..LoadOptions::default()
+        },
+    )?;
+    let model_id = model_identity(path)?;
+    Ok((Chat::new(model, None)?, model_id))
 }
 
 /// Answers every prompt of `spec` with `chat`, appending to the cache file (resumable: a

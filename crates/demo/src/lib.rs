@@ -17,7 +17,7 @@ mod prompts;
 mod run;
 pub mod steps;
 
-pub use corpus::{CorpusSpec, model_identity, teacher_corpus};
+pub use corpus::{CorpusSpec, model_identity, teacher_chat, teacher_corpus};
 pub use prompts::{Prompt, PromptSet, Split};
 pub use run::{
     DEMO_CONTEXT, DEMO_DELTA, DemoOptions, DemoOutcome, Row, Scale, demo_config, demo_key, run,

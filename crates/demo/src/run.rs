@@ -7,10 +7,10 @@ use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkC
 use tracemark_embed::SamplingParams;
 use tracemark_io::TextTokenizer;
 use tracemark_radioactivity::{ControlOptions, Investigation, Report};
-use tracemark_runtime::{Chat, LlamaModel, LoadOptions, Record};
+use tracemark_runtime::{Chat, Record};
 use tracemark_student::KneserNey;
 
-use crate::corpus::{CorpusSpec, model_identity, teacher_corpus};
+use crate::corpus::{CorpusSpec, teacher_chat, teacher_corpus};
 use crate::steps::{
     Probe, Questioning, distil, examine, mix, question, shuffled, supervised_filter, write_records,
 };
@@ -176,15 +176,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     std::fs::create_dir_all(&options.out).map_err(|e| DemoError::io(&options.out, e))?;
 
     // 1. The provider's teacher answers the training prompts, watermarked and not.
-    let model = LlamaModel::load(
-        &options.model,
-        &LoadOptions {
-            n_threads: options.threads,
-            ..LoadOptions::default()
-        },
-    )?;
-    let model_id = model_identity(&options.model)?;
-    let mut chat = Chat::new(model, None)?;
+    let (mut chat, model_id) = teacher_chat(&options.model, options.threads)?;
     let params = SamplingParams::new(0.8, 0, 0.95, options.seed.wrapping_mul(1_000_003))?;
     let corpus =
         |key: Option<&Key>, chat: &mut Chat, seed_offset: u64| -> Result<Vec<Record>, DemoError> {

@@ -96,6 +96,12 @@ impl Chat {
         &mut self.model
     }
 
+    /// The token ids the model sees for `prompt`: the chat template applied, then tokenized.
+    pub fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>, RuntimeError> {
+        let rendered = self.template.render(self.system.as_deref(), prompt)?;
+        self.model.tokenize(&rendered, true)
+    }
+
     /// Answers `prompt`. `on_text` receives the answer's text as it grows, in pieces that
     /// never split a character.
     pub fn answer(
@@ -105,8 +111,7 @@ impl Chat {
         max_tokens: usize,
         mut on_text: impl FnMut(&str),
     ) -> Result<Answer, RuntimeError> {
-        let rendered = self.template.render(self.system.as_deref(), prompt)?;
-        let prompt_ids = self.model.tokenize(&rendered, true)?;
+        let prompt_ids = self.prompt_ids(prompt)?;
         let mut ids = Vec::new();
         let mut shown = 0;
         let decoder = &self.decoder;
