@@ -1,15 +1,17 @@
 //! Model corpora for the detection papers. The default model answers the bundled prompts
-//! under each watermark setting (and without one), cached by content. One teacher-forcing
-//! pass under the unwatermarked model then gives every answer token its negative
-//! log-likelihood and the model's top-k tokens at that position. The latter are the
-//! proposals of the substitution and insertion attacks. That pass is cached too, so a
-//! re-run needs no model.
+//! under each watermark setting (and without one), cached by content. While it generates,
+//! each step's unmodified logits give the answer token's negative log-likelihood under the
+//! unwatermarked model and the model's top-k tokens at that position (the proposals of the
+//! substitution and insertion attacks). These are cached with the answers, so a re-run
+//! needs no model; answers cached without them are teacher-forced once.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
-use tracemark_demo::{CorpusSpec, DemoError, Progress, PromptSet, demo_key, teacher_chat};
+use tracemark_demo::{
+    CorpusSpec, DemoError, Progress, PromptSet, answer_record, demo_key, teacher_chat,
+};
 use tracemark_embed::SamplingParams;
 use tracemark_runtime::{Chat, LanguageModel, Record};
 
@@ -180,17 +182,28 @@ impl Generator {
             max_tokens: ANSWER_TOKENS,
         };
         let path = spec.cache_path(&self.cache, &self.model_id);
-        progress.stage(&format!("answers: {}", setting.name));
-        let records = tracemark_demo::teacher_corpus(&mut self.chat, &spec, &path, progress)?;
         let forced_path = path.with_extension("forced.json");
-        let forced = match read_forced(&forced_path, records.len()) {
-            Some(f) => f,
-            None => {
+        let cached = tracemark_demo::read_records(&path, &prompts).ok();
+        let (records, forced) = match (cached, read_forced(&forced_path, prompts.len())) {
+            (Some(records), Some(forced)) => (records, forced),
+            (Some(records), None) => {
+                // Answers cached without their forced pass: teacher-force them.
                 progress.stage(&format!("teacher forcing: {}", setting.name));
-                let f = self.force(&records, progress)?;
-                let json = serde_json::to_vec(&f).expect("serializable");
-                tracemark_io::atomic::write_atomic(&forced_path, &json, false, true)?;
-                f
+                let forced = self.force(&records, progress)?;
+                write_json(&forced_path, &forced)?;
+                (records, forced)
+            }
+            (None, _) => {
+                progress.stage(&format!("answers: {}", setting.name));
+                let (records, forced) = self.generate(&spec, progress)?;
+                let mut lines = Vec::new();
+                for r in &records {
+                    lines.extend(serde_json::to_vec(r).expect("serializable"));
+                    lines.push(b'\n');
+                }
+                tracemark_io::atomic::write_atomic(&path, &lines, false, true)?;
+                write_json(&forced_path, &forced)?;
+                (records, forced)
             }
         };
         let docs = records
@@ -209,6 +222,35 @@ impl Generator {
             key,
             docs,
         })
+    }
+
+    /// Answers every prompt, recording each answer token's NLL and the top-k under the
+    /// unwatermarked model from the step's own logits (before any watermark bias).
+    fn generate(
+        &mut self,
+        spec: &CorpusSpec<'_>,
+        progress: &dyn Progress,
+    ) -> Result<(Vec<Record>, Vec<Forced>), DemoError> {
+        progress.start(spec.prompts.len() as u64, "answers");
+        let (mut records, mut forced) = (Vec::new(), Vec::new());
+        for (index, prompt) in spec.prompts.iter().enumerate() {
+            let mut f = Forced::default();
+            let mut observe = |raw: &[f32], token: u32| {
+                f.nll.push(nll(raw, token));
+                f.top.push(top_k(raw, TOP_K));
+            };
+            records.push(answer_record(
+                &mut self.chat,
+                spec,
+                index,
+                prompt,
+                Some(&mut observe),
+            )?);
+            forced.push(f);
+            progress.inc(1);
+        }
+        progress.finish();
+        Ok((records, forced))
     }
 
     fn force(
@@ -251,6 +293,13 @@ struct Forced {
     top: Vec<Vec<u32>>,
 }
 
+fn write_json(path: &Path, forced: &[Forced]) -> Result<(), DemoError> {
+    let json = serde_json::to_vec(forced).expect("serializable");
+    Ok(tracemark_io::atomic::write_atomic(
+        path, &json, false, true,
+    )?)
+}
+
 fn read_forced(path: &Path, n: usize) -> Option<Vec<Forced>> {
     let bytes = std::fs::read(path).ok()?;
     let forced: Vec<Forced> = serde_json::from_slice(&bytes).ok()?;
@@ -274,7 +323,7 @@ fn top_k(row: &[f32], k: usize) -> Vec<u32> {
         idx.truncate(k);
     }
     idx.sort_by(by);
-    idx
+    idx.to_vec()
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ pub mod fernandez2023;
 pub mod kirchenbauer2023;
 pub mod plot;
 pub mod sander2024;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

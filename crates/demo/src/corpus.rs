@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use tracemark_core::Key;
 use tracemark_embed::{Embedder, SamplingParams};
 use tracemark_runtime::{
-    BatchOutput, Chat, LanguageModel, LlamaModel, LoadOptions, Record, RuntimeError,
+    BatchOutput, Chat, LanguageModel, LlamaModel, LoadOptions, Observer, Record, RuntimeError,
 };
 
 use crate::Progress;
@@ -80,7 +80,6 @@ pub fn teacher_corpus(
     path: &Path,
     progress: &dyn Progress,
 ) -> Result<Vec<Record>, RuntimeError> {
-    let model = chat.model().describe();
     let mut out = BatchOutput::open(path)?;
     let todo = (0..spec.prompts.len())
         .filter(|&i| !out.is_done(i, &spec.prompts[i]))
@@ -90,22 +89,7 @@ pub fn teacher_corpus(
         if out.is_done(index, prompt) {
             continue;
         }
-        let params = spec
-            .params
-            .with_seed(spec.params.seed().wrapping_add(index as u64));
-        let mut embedder = Embedder::new(spec.key, params);
-        let answer = chat.answer(&mut embedder, prompt, spec.max_tokens, |_| {})?;
-        let record = Record {
-            index,
-            prompt: prompt.clone(),
-            response: answer.text,
-            token_ids: answer.generation.ids,
-            stop: format!("{:?}", answer.generation.stop),
-            key_id: spec.key.map(|k| k.id().to_string()),
-            scheme: spec.key.map(|k| k.config().describe()),
-            model: model.clone(),
-            sampling: serde_json::json!({ "params": format!("{:?}", spec.params), "max_tokens": spec.max_tokens }),
-        };
+        let record = answer_record(chat, spec, index, prompt, None)?;
         out.append(&record, path)?;
         progress.inc(1);
     }
@@ -113,8 +97,35 @@ pub fn teacher_corpus(
     read_records(path, spec.prompts)
 }
 
+/// Answers prompt `index` of `spec` (seed `spec.params.seed + index`) and returns its
+/// record; `observe` sees each step's unmodified logits.
+pub fn answer_record(
+    chat: &mut Chat,
+    spec: &CorpusSpec<'_>,
+    index: usize,
+    prompt: &str,
+    observe: Option<Observer<'_>>,
+) -> Result<Record, RuntimeError> {
+    let params = spec
+        .params
+        .with_seed(spec.params.seed().wrapping_add(index as u64));
+    let mut embedder = Embedder::new(spec.key, params);
+    let answer = chat.answer_observed(&mut embedder, prompt, spec.max_tokens, |_| {}, observe)?;
+    Ok(Record {
+        index,
+        prompt: prompt.to_string(),
+        response: answer.text,
+        token_ids: answer.generation.ids,
+        stop: format!("{:?}", answer.generation.stop),
+        key_id: spec.key.map(|k| k.id().to_string()),
+        scheme: spec.key.map(|k| k.config().describe()),
+        model: chat.model().describe(),
+        sampling: serde_json::json!({ "params": format!("{:?}", spec.params), "max_tokens": spec.max_tokens }),
+    })
+}
+
 /// The records of a complete cache file, in prompt order.
-fn read_records(path: &Path, prompts: &[String]) -> Result<Vec<Record>, RuntimeError> {
+pub fn read_records(path: &Path, prompts: &[String]) -> Result<Vec<Record>, RuntimeError> {
     let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::Io {
         path: path.to_path_buf(),
         source: e,

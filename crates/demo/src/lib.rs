@@ -17,7 +17,9 @@ mod prompts;
 mod run;
 pub mod steps;
 
-pub use corpus::{CorpusSpec, model_identity, teacher_chat, teacher_corpus};
+pub use corpus::{
+    CorpusSpec, answer_record, model_identity, read_records, teacher_chat, teacher_corpus,
+};
 pub use prompts::{Prompt, PromptSet, Split};
 pub use run::{
     DEMO_CONTEXT, DEMO_DELTA, DemoOptions, DemoOutcome, Row, Scale, demo_config, demo_key, run,

@@ -30,19 +30,43 @@ pub fn generate(
     embedder: &mut Embedder,
     prompt_ids: &[u32],
     max_tokens: usize,
+    on_token: impl FnMut(u32),
+) -> Result<Generation, RuntimeError> {
+    generate_observed(model, embedder, prompt_ids, max_tokens, on_token, None)
+}
+
+/// The model's own opinion of each generated token: called with the unmodified logits of
+/// the step (before any watermark bias) and the token chosen, for every token kept.
+pub type Observer<'a> = &'a mut dyn FnMut(&[f32], u32);
+
+/// [`generate`], also showing each step's unmodified logits to `observe`, e.g. to measure
+/// the likelihood of the answer under the unwatermarked model without a second pass.
+pub fn generate_observed(
+    model: &mut dyn LanguageModel,
+    embedder: &mut Embedder,
+    prompt_ids: &[u32],
+    max_tokens: usize,
     mut on_token: impl FnMut(u32),
+    mut observe: Option<Observer<'_>>,
 ) -> Result<Generation, RuntimeError> {
     model.ensure_fits(prompt_ids.len(), max_tokens)?;
     let mut context = prompt_ids.to_vec();
     let mut logits = model.start(prompt_ids)?.to_vec();
+    let mut raw = Vec::new();
     let mut ids = Vec::new();
     while ids.len() < max_tokens {
+        if observe.is_some() {
+            raw.clone_from(&logits);
+        }
         let next = embedder.next_token(&context, &mut logits);
         if model.is_eog(next) {
             return Ok(Generation {
                 ids,
                 stop: StopReason::EndOfGeneration,
             });
+        }
+        if let Some(observe) = observe.as_deref_mut() {
+            observe(&raw, next);
         }
         on_token(next);
         ids.push(next);
@@ -109,20 +133,41 @@ impl Chat {
         embedder: &mut Embedder,
         prompt: &str,
         max_tokens: usize,
+        on_text: impl FnMut(&str),
+    ) -> Result<Answer, RuntimeError> {
+        self.answer_observed(embedder, prompt, max_tokens, on_text, None)
+    }
+
+    /// [`answer`](Self::answer), showing each step's unmodified logits to `observe` (see
+    /// [`generate_observed`]).
+    pub fn answer_observed(
+        &mut self,
+        embedder: &mut Embedder,
+        prompt: &str,
+        max_tokens: usize,
         mut on_text: impl FnMut(&str),
+        observe: Option<Observer<'_>>,
     ) -> Result<Answer, RuntimeError> {
         let prompt_ids = self.prompt_ids(prompt)?;
         let mut ids = Vec::new();
         let mut shown = 0;
         let decoder = &self.decoder;
-        let generation = generate(&mut self.model, embedder, &prompt_ids, max_tokens, |id| {
+        let on_token = |id| {
             ids.push(id);
             let text = decoder.decode(&ids, false).unwrap_or_default();
             if !text.ends_with('\u{FFFD}') && text.len() > shown && text.is_char_boundary(shown) {
                 on_text(&text[shown..]);
                 shown = text.len();
             }
-        })?;
+        };
+        let generation = generate_observed(
+            &mut self.model,
+            embedder,
+            &prompt_ids,
+            max_tokens,
+            on_token,
+            observe,
+        )?;
         let text = self
             .decoder
             .decode(&generation.ids, false)

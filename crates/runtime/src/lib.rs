@@ -58,6 +58,6 @@ pub use fetch::{
     DEFAULT_MODEL_FILE, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_SIZE, ModelInfo,
     cache_dir, default_model_path, fetch_default_model, model_info, sha256_file,
 };
-pub use generate::{Answer, Chat, Generation, StopReason, generate};
+pub use generate::{Answer, Chat, Generation, Observer, StopReason, generate, generate_observed};
 pub use llama::{LlamaModel, LoadOptions};
 pub use tracemark_model::{LanguageModel, Logits, ModelError, argmax};

@@ -210,3 +210,44 @@ fn sequence_errors_are_clear() {
     assert_eq!(logits.len(), model.vocab_size());
     assert_eq!(model.bos_token(), None, "SmolLM2 does not add a BOS token");
 }
+
+/// The logits `generate_observed` shows are the model's own, before the watermark: they
+/// match teacher forcing of the finished sequence, position by position.
+#[test]
+fn observed_logits_are_the_unwatermarked_models() {
+    use tracemark_core::{Key, WatermarkConfig};
+    use tracemark_embed::{Embedder, SamplingParams};
+    let Some(mut model) = common::load() else {
+        return;
+    };
+    let prompt = model
+        .tokenize(&common::chatml("Name three rivers."), true)
+        .unwrap();
+    let key = Key::from_secret([3; 32], WatermarkConfig::default());
+    let mut embedder = Embedder::new(Some(&key), SamplingParams::new(0.7, 0, 0.95, 5).unwrap());
+    let mut seen: Vec<(Vec<f32>, u32)> = Vec::new();
+    let mut observe = |raw: &[f32], t: u32| seen.push((raw.to_vec(), t));
+    let g = tracemark_runtime::generate_observed(
+        &mut model,
+        &mut embedder,
+        &prompt,
+        16,
+        |_| {},
+        Some(&mut observe),
+    )
+    .unwrap();
+    assert_eq!(seen.len(), g.ids.len());
+    assert!(seen.iter().map(|s| s.1).eq(g.ids.iter().copied()));
+    let mut all = prompt.clone();
+    all.extend(&g.ids);
+    let forced = model.score_all(&all).unwrap();
+    for (j, (raw, _)) in seen.iter().enumerate() {
+        let row = forced.row(prompt.len() + j - 1);
+        let diff = raw
+            .iter()
+            .zip(row)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-3, "position {j}: logits differ by {diff}");
+    }
+}
