@@ -299,6 +299,23 @@ pub struct DetectArgs {
     pub max_bytes: u64,
 }
 
+/// The teacher model and its corpora, shared by `demo` and `paper`.
+#[derive(Debug, Args)]
+pub struct TeacherArgs {
+    /// The teacher [default: SmolLM2-135M-Instruct, fetched on first use].
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<PathBuf>,
+    /// Cache of teacher corpora [default: the tracemark cache directory].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Random keys per test.
+    #[arg(long, value_name = "M", default_value_t = tracemark_radioactivity::DEFAULT_CONTROLS)]
+    pub controls: usize,
+    /// CPU threads for llama.cpp.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub threads: usize,
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Small corpora and thresholds suited to them (about a minute).
@@ -313,24 +330,14 @@ pub struct DemoArgs {
     /// Where the students' answers and report.html / report.json go.
     #[arg(long, value_name = "DIR", default_value = "tracemark-demo")]
     pub out: PathBuf,
-    /// The teacher [default: SmolLM2-135M-Instruct, fetched on first use].
-    #[arg(long, value_name = "FILE.gguf")]
-    pub model: Option<PathBuf>,
-    /// Cache of teacher corpora [default: the tracemark cache directory].
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Random keys per test.
-    #[arg(long, value_name = "M", default_value_t = tracemark_radioactivity::DEFAULT_CONTROLS)]
-    pub controls: usize,
+    #[command(flatten)]
+    pub teacher: TeacherArgs,
     /// Watermark context width h (KGW LeftHash, γ = 0.25).
     #[arg(long, value_name = "H", default_value_t = tracemark_demo::DEMO_CONTEXT)]
     pub context: usize,
     /// Watermark logit bias δ.
     #[arg(long, value_name = "D", default_value_t = tracemark_demo::DEMO_DELTA)]
     pub delta: f64,
-    /// CPU threads for llama.cpp.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub threads: usize,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -380,18 +387,8 @@ pub struct PaperArgs {
     /// Where the results go [default: papers/NAME].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The teacher [default: SmolLM2-135M-Instruct, fetched on first use].
-    #[arg(long, value_name = "FILE.gguf")]
-    pub model: Option<PathBuf>,
-    /// Cache of teacher corpora [default: the tracemark cache directory].
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Random keys per test.
-    #[arg(long, value_name = "M", default_value_t = tracemark_radioactivity::DEFAULT_CONTROLS)]
-    pub controls: usize,
-    /// CPU threads for llama.cpp.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub threads: usize,
+    #[command(flatten)]
+    pub teacher: TeacherArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -75,8 +75,8 @@ pub fn model_path(given: Option<&PathBuf>) -> Result<PathBuf> {
 }
 
 pub fn run(a: &DemoArgs) -> Result<()> {
-    let model = model_path(a.model.as_ref())?;
-    let cache = cache_dir(a.cache.as_ref(), "demo")?;
+    let model = model_path(a.teacher.model.as_ref())?;
+    let cache = cache_dir(a.teacher.cache.as_ref(), "demo")?;
     let options = DemoOptions {
         scale: if a.quick { Scale::QUICK } else { Scale::FULL },
         seed: a.seed,
@@ -84,8 +84,8 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         cache,
         fresh: a.fresh,
         out: a.out.clone(),
-        threads: a.threads,
-        controls: a.controls,
+        threads: a.teacher.threads,
+        controls: a.teacher.controls,
         config: tracemark_demo::demo_config(a.context, a.delta)?,
     };
     let started = std::time::Instant::now();

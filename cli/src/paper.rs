@@ -18,15 +18,15 @@ pub fn run(a: &PaperArgs) -> Result<()> {
     let bars = Bars::new(a.json);
     let rendered = match a.name {
         PaperName::Sander2024Radioactive => {
-            let cache = cache_dir(a.cache.as_ref(), "demo")?;
+            let cache = cache_dir(a.teacher.cache.as_ref(), "demo")?;
             let options = sander2024::Options {
-                model: model_path(a.model.as_ref())?,
+                model: model_path(a.teacher.model.as_ref())?,
                 work: cache.join("sander2024-work"),
                 cache,
                 samples: a.samples,
                 shard: a.shard,
-                threads: a.threads,
-                controls: a.controls,
+                threads: a.teacher.threads,
+                controls: a.teacher.controls,
             };
             sander2024::run(&options, &bars)?.map(|o| {
                 let json = serde_json::to_string(&o);
@@ -35,9 +35,9 @@ pub fn run(a: &PaperArgs) -> Result<()> {
         }
         PaperName::Kirchenbauer2023Watermark | PaperName::Fernandez2023ThreeBricks => {
             let sources = Sources {
-                model: model_path(a.model.as_ref())?,
-                cache: cache_dir(a.cache.as_ref(), "papers")?,
-                threads: a.threads,
+                model: model_path(a.teacher.model.as_ref())?,
+                cache: cache_dir(a.teacher.cache.as_ref(), "papers")?,
+                threads: a.teacher.threads,
                 shard: a.shard,
             };
             if let PaperName::Kirchenbauer2023Watermark = a.name {
