@@ -283,74 +283,83 @@ impl Progress for Quiet {
     fn finish(&self) {}
 }
 
-/// The paper folder's generated files: `results.json`, `results.md`, `rho.svg`,
-/// `growth.svg`.
-pub fn render(outcome: &Outcome) -> Vec<(String, String)> {
-    let tests = [
-        ("closed", false, "closed"),
-        ("closed", true, "closed, supervised"),
-        ("open", false, "open"),
-        ("open", true, "open, supervised"),
-    ];
-    let cell = |r: &Row| format!("{:.1} ({})", r.log10_p, r.scored);
-    let find = |rho: f64, n: usize, mode: &str, sup: bool| {
-        outcome
-            .rows
-            .iter()
-            .find(|r| r.rho == rho && r.exchanges == n && r.mode == mode && r.supervised == sup)
-    };
-    let mut md = String::from(
-        "log10 p of each test (tuples scored in parentheses).\n\n| ρ | watermarked tokens |",
-    );
-    for (_, _, name) in tests {
+/// The four tests of every student: (mode, supervised, label).
+const TESTS: [(&str, bool, &str); 4] = [
+    ("closed", false, "closed"),
+    ("closed", true, "closed, supervised"),
+    ("open", false, "open"),
+    ("open", true, "open, supervised"),
+];
+
+fn find<'o>(outcome: &'o Outcome, rho: f64, n: usize, mode: &str, sup: bool) -> Option<&'o Row> {
+    outcome
+        .rows
+        .iter()
+        .find(|r| r.rho == rho && r.exchanges == n && r.mode == mode && r.supervised == sup)
+}
+
+fn watermarked_tokens(outcome: &Outcome, rho: f64, n: usize) -> usize {
+    find(outcome, rho, n, "closed", false).map_or(0, |r| r.watermarked_tokens)
+}
+
+/// Appends a table with one row per `(ρ, exchanges, label)` and a column per test, and
+/// returns one plot series per test (−log10 p).
+fn sweep_table(
+    md: &mut String,
+    outcome: &Outcome,
+    first: &str,
+    rows: &[(f64, usize, String)],
+) -> Vec<Series> {
+    md.push_str(&format!("| {first} | watermarked tokens |"));
+    for (_, _, name) in TESTS {
         md.push_str(&format!(" {name} |"));
     }
     md.push_str("\n|---|---|---|---|---|---|\n");
-    let mut rho_series: Vec<Series> = tests
+    let mut series: Vec<Series> = TESTS
         .iter()
         .map(|t| Series {
             name: t.2.to_string(),
             values: Vec::new(),
         })
         .collect();
-    for &rho in &RHOS {
-        let tokens =
-            find(rho, outcome.exchanges, "closed", false).map_or(0, |r| r.watermarked_tokens);
-        md.push_str(&format!("| {}% | {tokens} |", rho * 100.0));
-        for (k, &(mode, sup, _)) in tests.iter().enumerate() {
-            let r = find(rho, outcome.exchanges, mode, sup);
-            md.push_str(&format!(" {} |", r.map_or("–".into(), cell)));
-            rho_series[k].values.push(r.map_or(0.0, |r| -r.log10_p));
+    for (rho, n, label) in rows {
+        let tokens = watermarked_tokens(outcome, *rho, *n);
+        md.push_str(&format!("| {label} | {tokens} |"));
+        for (k, &(mode, sup, _)) in TESTS.iter().enumerate() {
+            let r = find(outcome, *rho, *n, mode, sup);
+            md.push_str(&format!(
+                " {} |",
+                r.map_or("–".into(), |r| format!("{:.1} ({})", r.log10_p, r.scored))
+            ));
+            series[k].values.push(r.map_or(0.0, |r| -r.log10_p));
         }
         md.push('\n');
     }
-    md.push_str(
-        "\nρ = 5%, growing corpus: log10 p (tuples scored).\n\n| exchanges | watermarked tokens |",
-    );
-    for (_, _, name) in tests {
-        md.push_str(&format!(" {name} |"));
-    }
-    md.push_str("\n|---|---|---|---|---|---|\n");
-    let mut growth_series: Vec<Series> = rho_series
+    series
+}
+
+/// The paper folder's generated files: `results.json`, `results.md`, `rho.svg`,
+/// `growth.svg`.
+pub fn render(outcome: &Outcome) -> Vec<(String, String)> {
+    let mut md = String::from("log10 p of each test (tuples scored in parentheses).\n\n");
+    let rho_rows: Vec<(f64, usize, String)> = RHOS
         .iter()
-        .map(|s| Series {
-            name: s.name.clone(),
-            values: Vec::new(),
+        .map(|&rho| (rho, outcome.exchanges, format!("{}%", rho * 100.0)))
+        .collect();
+    let rho_series = sweep_table(&mut md, outcome, "ρ", &rho_rows);
+    md.push_str("\nρ = 5%, growing corpus: log10 p (tuples scored).\n\n");
+    let growth_rows: Vec<(f64, usize, String)> = GROWTH
+        .iter()
+        .map(|&f| {
+            let n = (f * outcome.exchanges as f64).round() as usize;
+            (0.05, n, n.to_string())
         })
         .collect();
-    let mut growth_labels = Vec::new();
-    for &f in &GROWTH {
-        let n = (f * outcome.exchanges as f64).round() as usize;
-        let tokens = find(0.05, n, "closed", false).map_or(0, |r| r.watermarked_tokens);
-        growth_labels.push(format!("{tokens}"));
-        md.push_str(&format!("| {n} | {tokens} |"));
-        for (k, &(mode, sup, _)) in tests.iter().enumerate() {
-            let r = find(0.05, n, mode, sup);
-            md.push_str(&format!(" {} |", r.map_or("–".into(), cell)));
-            growth_series[k].values.push(r.map_or(0.0, |r| -r.log10_p));
-        }
-        md.push('\n');
-    }
+    let growth_series = sweep_table(&mut md, outcome, "exchanges", &growth_rows);
+    let growth_labels: Vec<String> = growth_rows
+        .iter()
+        .map(|&(rho, n, _)| watermarked_tokens(outcome, rho, n).to_string())
+        .collect();
     let rho_labels: Vec<String> = RHOS.iter().map(|r| format!("{}%", r * 100.0)).collect();
     let rho_svg = line_chart(
         "Radioactivity against the watermarked fraction ρ",
