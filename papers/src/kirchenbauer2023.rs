@@ -362,7 +362,11 @@ pub fn render(o: &Outcome) -> Vec<(String, String)> {
         md.push_str(&format!(" T = {t} |"));
     }
     md.push_str(&format!("\n|---|{}\n", "---|".repeat(LENGTHS.len())));
-    for r in o.grid.iter().chain(&o.seedings) {
+    let extra = o
+        .seedings
+        .iter()
+        .filter(|s| !o.grid.iter().any(|g| g.setting == s.setting));
+    for r in o.grid.iter().chain(extra) {
         md.push_str(&format!("| {} |", r.setting));
         for p in &r.by_length {
             md.push_str(&format!(" {:.1}, {:.2} ({}) |", p.mean_z, p.z4, p.texts));
@@ -444,7 +448,7 @@ fn z_plot(o: &Outcome) -> String {
         "mean z",
         &categories,
         &series,
-        0.5,
+        1.0,
         Some((4.0, "z = 4")),
     )
 }
