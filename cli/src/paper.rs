@@ -14,6 +14,7 @@ pub fn run(a: &PaperArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("papers").join(a.name.folder()));
+    anyhow::ensure!(a.keys > 0, "--keys must be at least 1");
     let started = std::time::Instant::now();
     let bars = Bars::new(a.json);
     let rendered = match a.name {

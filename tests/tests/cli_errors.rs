@@ -200,3 +200,20 @@ fn io_error_messages_state_the_cause_once() {
         );
     }
 }
+
+#[test]
+fn paper_rejects_zero_keys_before_any_work() {
+    let sb = Sandbox::new();
+    let msg = sb
+        .run(&[
+            "paper",
+            "fernandez2023-three-bricks",
+            "--keys",
+            "0",
+            "--out",
+            "out",
+        ])
+        .error()
+        .to_string();
+    assert!(msg.contains("--keys"), "{msg}");
+}
