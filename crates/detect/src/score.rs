@@ -125,7 +125,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, status: TokenStatus) {
+    /// Counts one token's outcome.
+    pub fn add(&mut self, status: TokenStatus) {
         self.tokens += 1;
         match status {
             TokenStatus::Scored(s) => {

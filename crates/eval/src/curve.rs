@@ -2,8 +2,8 @@
 //! many tokens it takes to cross a threshold.
 
 use serde::Serialize;
-use tracemark_core::{TokenScore, Watermark};
-use tracemark_detect::{Scorer, Tally, TokenStatus, exact_test};
+use tracemark_core::Watermark;
+use tracemark_detect::{Scorer, Tally, exact_test};
 
 /// The test over the first `tokens` tokens of a sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -28,15 +28,8 @@ pub fn prefix_curve(watermark: &Watermark, tokens: &[u32]) -> Vec<Point> {
     statuses
         .iter()
         .enumerate()
-        .map(|(i, status)| {
-            tally.tokens += 1;
-            if let TokenStatus::Scored(score) = status {
-                tally.scored += 1;
-                tally.score_sum += score.value();
-                if *score == TokenScore::Green(true) {
-                    tally.green += 1;
-                }
-            }
+        .map(|(i, &status)| {
+            tally.add(status);
             let r = exact_test(&scheme, &tally);
             Point {
                 tokens: i + 1,

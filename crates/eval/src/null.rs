@@ -10,10 +10,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
 
-use tracemark_core::{Key, SeedingKind, TokenScore, Watermark, WatermarkConfig};
+use tracemark_core::{Key, SeedingKind, Watermark, WatermarkConfig};
 use tracemark_detect::calibration::{FprEstimate, empirical_fpr};
 use tracemark_detect::stats::normal_sf_ln;
-use tracemark_detect::{Scorer, Tally, TokenStatus, exact_test};
+use tracemark_detect::{Scorer, SkipReason, Tally, TokenStatus, exact_test};
 
 /// One text under one random key.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -135,15 +135,11 @@ fn first_occurrences(text: &[u32], h: usize) -> Vec<bool> {
 /// The dedup tally from a no-dedup pass: only first occurrences count.
 fn tally_of(statuses: &[TokenStatus], first: &[bool]) -> Tally {
     let mut t = Tally::default();
-    for (status, &first) in statuses.iter().zip(first) {
-        t.tokens += 1;
-        if let (TokenStatus::Scored(score), true) = (status, first) {
-            t.scored += 1;
-            t.score_sum += score.value();
-            if *score == TokenScore::Green(true) {
-                t.green += 1;
-            }
-        }
+    for (&status, &first) in statuses.iter().zip(first) {
+        t.add(match status {
+            TokenStatus::Scored(_) if !first => TokenStatus::Skipped(SkipReason::Duplicate),
+            other => other,
+        });
     }
     t
 }
