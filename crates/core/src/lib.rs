@@ -30,7 +30,8 @@ mod watermark;
 
 pub use key::{KEY_FORMAT, KEY_VERSION, Key, KeyId};
 pub use params::{
-    ContextWidth, Delta, Gamma, MAX_CONTEXT, Scheme, Seeding, SeedingKind, WatermarkConfig,
+    ContextWidth, Delta, Gamma, MAX_CONTEXT, Scheme, SchemeKind, Seeding, SeedingKind,
+    WatermarkConfig,
 };
 pub use prf::{Prf, Seed};
 pub use watermark::{PrfInput, TokenScore, Watermark};

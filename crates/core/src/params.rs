@@ -22,6 +22,9 @@ pub struct Gamma {
 }
 
 impl Gamma {
+    /// The default green fraction, Kirchenbauer et al.'s recommended γ = 0.25.
+    pub const DEFAULT: f64 = 0.25;
+
     /// Validates γ; it must be a finite number strictly between 0 and 1.
     ///
     /// ```
@@ -68,6 +71,9 @@ impl Gamma {
 pub struct Delta(f32);
 
 impl Delta {
+    /// The default logit bias, Kirchenbauer et al.'s recommended δ = 2.
+    pub const DEFAULT: f64 = 2.0;
+
     /// Validates δ.
     pub fn new(delta: f64) -> Result<Self, CoreError> {
         if !(delta.is_finite() && delta > 0.0 && delta <= 100.0) {
@@ -127,6 +133,17 @@ impl SeedingKind {
         }
     }
 
+    /// The context width h a key gets when none is asked for: 1 for LeftHash, 3 for SelfHash
+    /// (a window of four tokens with the candidate, Kirchenbauer et al.'s recommendation), 4
+    /// for MinHash.
+    pub fn default_context(&self) -> usize {
+        match self {
+            SeedingKind::LeftHash => 1,
+            SeedingKind::SelfHash => 3,
+            SeedingKind::MinHash => 4,
+        }
+    }
+
     /// Tag byte in the PRF message.
     pub(crate) fn tag(&self) -> u8 {
         match self {
@@ -147,6 +164,11 @@ pub struct Seeding {
 }
 
 impl Seeding {
+    /// A seeding of `kind` over `h` tokens, or over [`SeedingKind::default_context`] tokens.
+    pub fn with_default_context(kind: SeedingKind, h: Option<usize>) -> Result<Self, CoreError> {
+        Self::new(kind, h.unwrap_or(kind.default_context()))
+    }
+
     /// Builds a seeding; MinHash needs h ≥ 1 (over zero tokens there is no minimum).
     pub fn new(kind: SeedingKind, h: usize) -> Result<Self, CoreError> {
         if kind == SeedingKind::MinHash && h == 0 {
@@ -180,7 +202,36 @@ pub enum Scheme {
     Gumbel,
 }
 
+/// Which scheme, without its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemeKind {
+    /// Kirchenbauer et al.'s green lists.
+    Kgw,
+    /// Aaronson's Gumbel-max sampling.
+    Gumbel,
+}
+
 impl Scheme {
+    /// A scheme of `kind`; KGW's γ and δ default to [`Gamma::DEFAULT`] and [`Delta::DEFAULT`].
+    /// Gumbel has no parameters, so giving γ or δ with it is an error.
+    pub fn with_defaults(
+        kind: SchemeKind,
+        gamma: Option<f64>,
+        delta: Option<f64>,
+    ) -> Result<Self, CoreError> {
+        match kind {
+            SchemeKind::Kgw => Ok(Scheme::Kgw {
+                gamma: Gamma::new(gamma.unwrap_or(Gamma::DEFAULT))?,
+                delta: Delta::new(delta.unwrap_or(Delta::DEFAULT))?,
+            }),
+            SchemeKind::Gumbel if gamma.is_some() || delta.is_some() => Err(
+                CoreError::InvalidParameter("gamma and delta apply to the kgw scheme only".into()),
+            ),
+            SchemeKind::Gumbel => Ok(Scheme::Gumbel),
+        }
+    }
+
     /// Stable name used in key files and output.
     pub fn name(&self) -> &'static str {
         match self {
@@ -228,11 +279,8 @@ impl Default for WatermarkConfig {
     /// the setting Kirchenbauer et al. recommend for robustness.
     fn default() -> Self {
         Self {
-            scheme: Scheme::Kgw {
-                gamma: Gamma::new(0.25).expect("valid"),
-                delta: Delta::new(2.0).expect("valid"),
-            },
-            seeding: Seeding::new(SeedingKind::SelfHash, 3).expect("valid"),
+            scheme: Scheme::with_defaults(SchemeKind::Kgw, None, None).expect("valid"),
+            seeding: Seeding::with_default_context(SeedingKind::SelfHash, None).expect("valid"),
         }
     }
 }
@@ -261,5 +309,24 @@ mod tests {
         assert!(ContextWidth::new(MAX_CONTEXT + 1).is_err());
         assert!(Seeding::new(SeedingKind::MinHash, 0).is_err());
         assert!(Seeding::new(SeedingKind::LeftHash, 0).is_ok());
+        assert!(Scheme::with_defaults(SchemeKind::Gumbel, Some(0.5), None).is_err());
+    }
+
+    #[test]
+    fn defaults_fill_what_is_not_given() {
+        let s = Scheme::with_defaults(SchemeKind::Kgw, None, Some(3.0)).unwrap();
+        assert_eq!(s.describe_params(), (0.25, 3.0));
+        let seeding = Seeding::with_default_context(SeedingKind::MinHash, None).unwrap();
+        assert_eq!(seeding.lookback(), 4);
+        assert_eq!(WatermarkConfig::default().describe(), "kgw(γ=0.25, δ=2) selfhash(h=3)");
+    }
+
+    impl Scheme {
+        fn describe_params(&self) -> (f64, f32) {
+            match *self {
+                Scheme::Kgw { gamma, delta } => (gamma.nominal(), delta.get()),
+                Scheme::Gumbel => (0.0, 0.0),
+            }
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Detection: score the (context, token) tuples of a token sequence under a key and turn
-//! them into an exact p-value and a verdict. No I/O; tokenization lives in `tracemark-io`.
+//! them into an exact p-value and a verdict.
 //!
 //! The pipeline is [`Scorer`] (which tuples count, and their scores) → [`exact_test`]
 //! (binomial or gamma tail, in log space) → [`Verdict`]; [`window::scan`] adds a windowed
-//! test for partly watermarked text. [`Detector`] composes them per document.
+//! test for partly watermarked text. [`Detector`] composes them per document, from token
+//! ids; [`TextDetector`] puts a tokenizer (`tracemark-io`) in front of it for text. Only the
+//! text front end touches tokenizers; scoring from ids does no I/O.
 //!
 //! # Why dedup is on by default
 //! The exact tests assume each scored tuple has an independent PRF value. A tuple that occurs
@@ -19,6 +21,7 @@ pub mod calibration;
 pub mod score;
 pub mod statistic;
 pub mod stats;
+pub mod text;
 pub mod window;
 
 use serde::Serialize;
@@ -27,6 +30,7 @@ use tracemark_core::{TokenId, Watermark};
 pub use score::{Scorer, SkipReason, Tally, TokenStatus, WindowSet};
 pub use statistic::{TestResult, Verdict, exact_test};
 pub use stats::PValue;
+pub use text::{DocumentResult, TextDetector, TokenView};
 pub use window::{DEFAULT_MIN_WINDOW, WindowScan};
 
 /// How to detect.

@@ -17,18 +17,23 @@
 //! - Gumbel ([`gumbel_choose`]): filter with temperature, top-k and top-p, then pick
 //!   `argmax ln(u_v) / p_v` over the kept tokens. Distortion-free over keys.
 //!
-//! [`Embedder`] wraps both behind one call, [`Embedder::next_token`].
+//! [`Embedder`] wraps both behind one call, [`Embedder::next_token`]; [`generate`] runs it
+//! over any [`tracemark_model::LanguageModel`], and [`Record`] is the stored form of an answer.
 #![deny(missing_docs)]
 
 mod embedder;
 mod fastmath;
+mod generate;
 mod gumbel;
 mod kgw;
+mod record;
 mod sampling;
 
 pub use embedder::Embedder;
+pub use generate::{Generation, Observer, StopReason, generate, generate_observed};
 pub use gumbel::gumbel_choose;
 pub use kgw::{BiasStats, DEFAULT_SELFHASH_CANDIDATES, KgwBias, apply_kgw_bias};
+pub use record::{Record, Sampling};
 pub use sampling::{Sampler, SamplingParams, argmax, filtered_distribution};
 
 /// Errors from validating embedding parameters. Messages are one line.

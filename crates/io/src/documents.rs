@@ -10,6 +10,9 @@ use crate::IoError;
 /// Default cap on one input, to fail clearly instead of exhausting memory.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The UTF-8 byte-order mark some editors write at the start of a file.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Where an input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -98,6 +101,9 @@ pub fn read_text(source: &Source, max_bytes: u64) -> Result<String, IoError> {
             "input is binary, not text (it contains NUL bytes)".into()
         ));
     }
+    // A UTF-8 byte-order mark is an encoding marker, not text.
+    let start = if bytes.starts_with(UTF8_BOM) { UTF8_BOM.len() } else { 0 };
+    bytes.drain(..start);
     let text = String::from_utf8(bytes).map_err(|e| {
         bad(format!(
             "input is not UTF-8 text (invalid byte at offset {})",

@@ -13,26 +13,27 @@
 //!    - in both, a global dedup: each (window, token) tuple counts once in the whole corpus.
 //! 2. **Score** them under the key and run the exact test ([`score_tuples`]).
 //! 3. **Calibrate**: the same test under M random keys ([`run_controls`]).
-//! 4. **Decide** ([`Finding::decide`]) and **report** ([`Report`], [`html::render`]).
+//! 4. **Decide** ([`Finding::decide`]) into the evidence report's data ([`Report`]), which
+//!    `tracemark-report` renders.
 //!
-//! The crate has no I/O; reading files and tokenizing are the caller's job.
+//! [`collect`] streams the inputs (suspect answers, watermarked texts, training corpora) from
+//! files through a tokenizer into the tuple set; everything after collection is pure.
 
 #![deny(missing_docs)]
 
+pub mod collect;
 pub mod controls;
-pub mod html;
 mod reading;
 pub mod report;
 mod scoring;
-mod svg;
 pub mod tuples;
 pub mod verdict;
 
 pub use controls::{ControlOptions, Controls, DEFAULT_CONTROLS, run_controls};
 pub use reading::{READ_BLOCK, read_with_model};
-pub use report::{CurvePoint, Investigation, Mark, Mode, Piece, Report, Sample, Skip};
-pub use scoring::{Scored, score_tuples};
-pub use tuples::{Outcome, TupleCounts, TupleSet, WindowCounts};
+pub use report::{Investigation, Mark, Mode, Piece, Report, Sample};
+pub use scoring::{CurvePoint, Scored, score_tuples};
+pub use tuples::{Outcome, Skip, TupleCounts, TupleSet, WindowCounts};
 pub use verdict::{Finding, Verdict, fmt_p};
 
 use tracemark_core::{Key, Watermark};

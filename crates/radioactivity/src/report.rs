@@ -1,14 +1,15 @@
 //! The evidence report's data: everything `report.json` holds and `report.html` shows.
 //!
-//! The types serialize to `report.json` as they are; [`crate::html::render`] turns the same
+//! The types serialize to `report.json` as they are; `tracemark-report` turns the same
 //! value into one self-contained HTML page. No field ever holds key material: keys appear
 //! only as their public key id.
 
 use serde::Serialize;
-use tracemark_detect::{SkipReason, TestResult};
+use tracemark_detect::TestResult;
 
 use crate::controls::Controls;
-use crate::tuples::TupleCounts;
+use crate::scoring::CurvePoint;
+use crate::tuples::{Skip, TupleCounts};
 use crate::verdict::Finding;
 
 /// A whole evidence report: one key, one or more suspects or tests.
@@ -77,15 +78,6 @@ pub struct Investigation {
     pub samples: Vec<Sample>,
 }
 
-/// One point of the evidence curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct CurvePoint {
-    /// Tuples scored so far.
-    pub scored: u64,
-    /// log10 of the p-value over those tuples.
-    pub log10_p: f64,
-}
-
 /// A suspect output (closed) or a watermarked text read by the suspect (open), cut into
 /// token pieces.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -132,31 +124,4 @@ pub enum Mark {
         /// Why.
         reason: Skip,
     },
-}
-
-/// Why a position was not scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Skip {
-    /// One of the first h tokens: no full context window.
-    Prefix,
-    /// Its window occurs in the answer's prompt.
-    PromptWindow,
-    /// Open mode: its window already occurred earlier in the text the suspect read.
-    RepeatedWindow,
-    /// Supervised: its window is not among the training windows kept.
-    NotInFilter,
-    /// Its (window, token) tuple was already scored.
-    Duplicate,
-}
-
-impl From<SkipReason> for Skip {
-    fn from(r: SkipReason) -> Self {
-        match r {
-            SkipReason::Prefix => Skip::Prefix,
-            SkipReason::Duplicate => Skip::Duplicate,
-            SkipReason::PromptWindow => Skip::PromptWindow,
-            SkipReason::NotInFilter => Skip::NotInFilter,
-        }
-    }
 }

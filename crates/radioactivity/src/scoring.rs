@@ -3,8 +3,18 @@
 use tracemark_core::{SeedingKind, TokenScore, Watermark};
 use tracemark_detect::{Scorer, Tally, TestResult, exact_test};
 
-use crate::report::CurvePoint;
+use serde::Serialize;
+
 use crate::tuples::TupleSet;
+
+/// One point of the evidence curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Tuples scored so far.
+    pub scored: u64,
+    /// log10 of the p-value over those tuples.
+    pub log10_p: f64,
+}
 
 /// The test under one key.
 #[derive(Debug, Clone)]

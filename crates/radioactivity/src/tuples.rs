@@ -10,9 +10,34 @@ use rustc_hash::{FxBuildHasher, FxHashSet};
 use serde::Serialize;
 use std::hash::BuildHasher;
 use tracemark_core::TokenId;
-use tracemark_detect::WindowSet;
+use tracemark_detect::{SkipReason, WindowSet};
 
-use crate::report::Skip;
+/// Why a position was not scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    /// One of the first h tokens: no full context window.
+    Prefix,
+    /// Its window occurs in the answer's prompt.
+    PromptWindow,
+    /// Open mode: its window already occurred earlier in the text the suspect read.
+    RepeatedWindow,
+    /// Supervised: its window is not among the training windows kept.
+    NotInFilter,
+    /// Its (window, token) tuple was already scored.
+    Duplicate,
+}
+
+impl From<SkipReason> for Skip {
+    fn from(r: SkipReason) -> Self {
+        match r {
+            SkipReason::Prefix => Skip::Prefix,
+            SkipReason::Duplicate => Skip::Duplicate,
+            SkipReason::PromptWindow => Skip::PromptWindow,
+            SkipReason::NotInFilter => Skip::NotInFilter,
+        }
+    }
+}
 
 /// Counts of what happened to every position.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

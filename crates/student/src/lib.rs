@@ -24,17 +24,20 @@
 //! is then `start(chat_prompt(prompt))` and stepping until the end-of-answer token, which is
 //! the model's only end-of-generation token: the n-gram context carries the prompt.
 //!
-//! # Files without file I/O
+//! # Files
 //!
 //! [`KneserNey::to_bytes`] and [`KneserNey::from_bytes`] convert to and from a versioned,
-//! SHA-256-checksummed format; reading and (atomic) writing of files happens at the
-//! file boundary, in `tracemark-io`.
+//! SHA-256-checksummed format; [`files`] distils a student from a JSONL corpus over a
+//! tokenizer, and saves (atomically) and loads student files with errors that name them.
 
 #![deny(missing_docs)]
 
+mod config;
 mod error;
+pub mod files;
 mod format;
 mod model;
+mod tables;
 mod train;
 
 #[cfg(test)]
@@ -42,6 +45,8 @@ mod tests;
 
 pub use error::StudentError;
 pub use format::{FORMAT_VERSION, MAGIC};
-pub use model::{KneserNey, MAX_ORDER, MIN_ORDER, estimate_discounts};
+pub use config::{MAX_ORDER, MIN_ORDER, SpecialTokens, StudentConfig};
+pub use model::KneserNey;
+pub use tables::estimate_discounts;
 pub use tracemark_model::LanguageModel;
-pub use train::{SpecialTokens, StudentConfig, Trainer};
+pub use train::Trainer;

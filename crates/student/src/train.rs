@@ -10,9 +10,9 @@
 use std::cmp::Ordering;
 
 use crate::StudentError;
-use crate::model::{
-    KneserNey, Level, MAX_ORDER, Tables, check_config, count_of_counts, estimate_discounts,
-};
+use crate::config::{MAX_ORDER, StudentConfig};
+use crate::model::KneserNey;
+use crate::tables::{Level, Tables, count_of_counts, estimate_discounts};
 
 /// Separates sequences in the flat corpus; never a token id (ids are below the vocabulary
 /// size, which is at most `u32::MAX`).
@@ -20,63 +20,6 @@ const SENTINEL: u32 = u32::MAX;
 
 /// Largest corpus (tokens plus one separator per sequence): positions are `u32`.
 const MAX_FLAT_LEN: u64 = u32::MAX as u64 - MAX_ORDER as u64 - 1;
-
-/// The special tokens of the chat-like training format
-/// `prompt ++ [separator] ++ answer ++ [end_of_answer]`.
-///
-/// They are ids of the teacher's vocabulary, so the student's vocabulary is the teacher's;
-/// for ChatML tokenizers such as SmolLM2's, `<|im_start|>` (1) and `<|im_end|>` (2). They may
-/// be equal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SpecialTokens {
-    /// Ends the prompt; the answer follows.
-    pub separator: u32,
-    /// Ends the answer: the student's only end-of-generation token.
-    pub end_of_answer: u32,
-}
-
-/// A validated student configuration: vocabulary size, n-gram order, special tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StudentConfig {
-    vocab_size: usize,
-    order: usize,
-    specials: SpecialTokens,
-}
-
-impl StudentConfig {
-    /// The default n-gram order.
-    pub const DEFAULT_ORDER: usize = 4;
-
-    /// Checks that the order is in [`MIN_ORDER`](crate::MIN_ORDER)..=[`MAX_ORDER`], the
-    /// vocabulary is non-empty with `u32` ids, and the special tokens are in it.
-    pub fn new(
-        vocab_size: usize,
-        order: usize,
-        specials: SpecialTokens,
-    ) -> Result<Self, StudentError> {
-        check_config(vocab_size, order, specials)?;
-        Ok(Self {
-            vocab_size,
-            order,
-            specials,
-        })
-    }
-
-    /// Vocabulary size.
-    pub fn vocab_size(&self) -> usize {
-        self.vocab_size
-    }
-
-    /// N-gram order.
-    pub fn order(&self) -> usize {
-        self.order
-    }
-
-    /// Special tokens.
-    pub fn specials(&self) -> SpecialTokens {
-        self.specials
-    }
-}
 
 /// Collects training sequences, then counts them into a [`KneserNey`] model.
 ///
@@ -140,12 +83,12 @@ impl Trainer {
     /// the student learns to answer after the separator and to stop. On error nothing is
     /// added.
     pub fn add_exchange(&mut self, prompt: &[u32], answer: &[u32]) -> Result<(), StudentError> {
-        let s = self.config.specials;
+        let s = self.config.specials();
         self.add_parts(&[prompt, &[s.separator], answer, &[s.end_of_answer]])
     }
 
     fn add_parts(&mut self, parts: &[&[u32]]) -> Result<(), StudentError> {
-        let vocab_size = self.config.vocab_size;
+        let vocab_size = self.config.vocab_size();
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if len == 0 {
             return Ok(());
@@ -174,11 +117,11 @@ impl Trainer {
         if self.tokens == 0 {
             return Err(StudentError::NoTrainingData);
         }
-        let StudentConfig {
-            vocab_size,
-            order: n,
-            specials,
-        } = self.config;
+        let (vocab_size, n, specials) = (
+            self.config.vocab_size(),
+            self.config.order(),
+            self.config.specials(),
+        );
         let mut flat = self.flat;
         flat.extend(std::iter::repeat_n(SENTINEL, n));
         let flat = flat;

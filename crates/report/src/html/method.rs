@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 
 use super::{escape, mode_text, supervised_text, thousands};
-use crate::report::{Mode, Report};
+use tracemark_radioactivity::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
+use tracemark_radioactivity::{Mode, Report};
+
 use crate::svg::alpha_text;
-use crate::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
 
 /// Writes the method section.
 pub(super) fn methodology(out: &mut String, report: &Report) {

@@ -4,10 +4,9 @@ use tracemark_core::{Delta, Gamma, Scheme};
 use tracemark_detect::{Tally, exact_test};
 
 use super::*;
-use crate::controls::{ControlOptions, summarize};
-use crate::report::{CurvePoint, Mark, Piece, Sample, Skip};
-use crate::tuples::TupleCounts;
-use crate::verdict::Finding;
+use tracemark_radioactivity::controls::{ControlOptions, summarize};
+use tracemark_radioactivity::verdict::Finding;
+use tracemark_radioactivity::{CurvePoint, Mark, Piece, Sample, Skip, TupleCounts};
 
 fn kgw() -> Scheme {
     Scheme::Kgw {

@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracemark_core::{Key, Watermark, WatermarkConfig};
-use tracemark_io::suspect::{ClosedOptions, collect_answers};
+use tracemark_radioactivity::collect::{ClosedOptions, collect_answers};
 use tracemark_io::{Source, TextTokenizer};
 use tracemark_radioactivity::score_tuples;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders an evidence report with headless Chromium and checks that a screenshot came out.
 #
-#   crates/radioactivity/check-report.sh REPORT.html [OUT.png]
+#   crates/report/check-report.sh REPORT.html [OUT.png]
 #
 # OUT.png defaults to REPORT.png beside the report. The script fails (non-zero exit) when
 # the report is missing or empty, when it is not self-contained (a <script>, <link>, <img>,
@@ -12,8 +12,8 @@
 #
 # To check the renderer end to end without a model, render the synthetic example first:
 #
-#   cargo run --release -p tracemark-radioactivity --example sample_report -- /tmp/report.html
-#   crates/radioactivity/check-report.sh /tmp/report.html /tmp/report.png
+#   cargo run --release -p tracemark-report --example sample_report -- /tmp/report.html
+#   crates/report/check-report.sh /tmp/report.html /tmp/report.png
 #
 # Chromium is the Debian package `chromium` (apt-get install chromium); set CHROMIUM to use
 # another binary, e.g. CHROMIUM=google-chrome.

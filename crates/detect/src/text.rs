@@ -2,11 +2,9 @@
 
 use serde::Serialize;
 use tracemark_core::Watermark;
-use tracemark_detect::{DetectOptions, Detection, Detector, TokenStatus};
+use tracemark_io::{Document, IoError, TextTokenizer};
 
-use crate::IoError;
-use crate::documents::Document;
-use crate::tokenizer::TextTokenizer;
+use crate::{DetectOptions, Detection, Detector, TokenStatus};
 
 /// One token of the text with its outcome, for highlighting.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::escape;
-use crate::report::{Investigation, Mark, Mode, Sample, Skip};
+use tracemark_radioactivity::{Investigation, Mark, Mode, Sample, Skip};
 
 /// Why a position was not scored, in words, for its tooltip.
 fn skip_text(s: Skip) -> &'static str {

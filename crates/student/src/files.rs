@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use tracemark_student::{KneserNey, SpecialTokens, StudentConfig, StudentError, Trainer};
+use tracemark_io::{InputFormat, IoError, Source, TextTokenizer, for_each_document};
 
-use crate::{InputFormat, IoError, Source, TextTokenizer, for_each_document};
+use crate::{KneserNey, LanguageModel, SpecialTokens, StudentConfig, StudentError, Trainer};
 
 /// The separator and end-of-answer tokens of `tokenizer`'s chat format: ChatML's
 /// `<|im_start|>` and `<|im_end|>` (SmolLM2: 1 and 2) or, for tokenizers without them, one
@@ -78,7 +78,7 @@ pub fn train_student(
 /// `overwrite`, an existing file is an error. Returns the file's size.
 pub fn save_student(path: &Path, student: &KneserNey, overwrite: bool) -> Result<u64, IoError> {
     let bytes = student.to_bytes();
-    crate::atomic::write_atomic(path, &bytes, false, overwrite)?;
+    tracemark_io::atomic::write_atomic(path, &bytes, false, overwrite)?;
     Ok(bytes.len() as u64)
 }
 
@@ -92,7 +92,7 @@ pub fn is_student_file(path: &Path) -> bool {
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
-        && &magic == tracemark_student::MAGIC
+        && &magic == crate::MAGIC
 }
 
 /// Loads a student file written by [`save_student`]; errors name the file.
@@ -113,7 +113,6 @@ pub fn check_student_tokenizer(
     student: &KneserNey,
     tokenizer: &TextTokenizer,
 ) -> Result<(), IoError> {
-    use tracemark_student::LanguageModel;
     if student.vocab_size() != tokenizer.vocab_size() {
         return Err(IoError::Input {
             input: path.display().to_string(),
@@ -131,7 +130,6 @@ pub fn check_student_tokenizer(
 
 #[cfg(test)]
 mod tests {
-    use tracemark_student::LanguageModel;
 
     use super::*;
 

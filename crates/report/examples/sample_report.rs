@@ -1,8 +1,8 @@
 //! Writes a plausible synthetic evidence report, for looking at the HTML page without a model.
 //!
 //! ```sh
-//! cargo run --release -p tracemark-radioactivity --example sample_report -- report.html
-//! cargo run --release -p tracemark-radioactivity --example sample_report -- --gumbel report.html
+//! cargo run --release -p tracemark-report --example sample_report -- report.html
+//! cargo run --release -p tracemark-report --example sample_report -- --gumbel report.html
 //! ```
 //!
 //! Four made-up suspects under one key: a student fine-tuned on watermarked answers
@@ -18,8 +18,9 @@ use tracemark_detect::{Tally, exact_test};
 use tracemark_radioactivity::controls::summarize;
 use tracemark_radioactivity::{
     ControlOptions, CurvePoint, Finding, Investigation, Mark, Mode, Piece, Report, Sample, Skip,
-    TupleCounts, html,
+    TupleCounts,
 };
+use tracemark_report::html;
 
 const GAMMA: f64 = 0.25;
 const KEYS: usize = 200;

@@ -1,76 +1,15 @@
-//! Radioactivity inputs: suspect answers, prompts, watermarked training text, and reading
-//! watermarked text through a suspect model; all streamed, tokenized and collected into a
-//! [`TupleSet`], with a few documents kept as report samples.
+//! Collecting a test's tuples from files: suspect answers (closed), watermarked texts read
+//! through a suspect model (open), and the watermarked training corpus (the supervised
+//! filter); all streamed record by record, tokenized and collected into a [`TupleSet`], with
+//! a few documents kept as report samples.
 
-use std::collections::HashMap;
-
-use serde_json::Value;
 use tracemark_core::{TokenId, TokenScore, Watermark};
 use tracemark_detect::WindowSet;
+use tracemark_io::{InputFormat, IoError, Prompts, Source, TextTokenizer, for_each_document};
 use tracemark_model::LanguageModel;
-use tracemark_radioactivity::{Mark, Outcome, Piece, Sample, Skip, TupleSet, WindowCounts};
 
-use crate::IoError;
-use crate::documents::{InputFormat, Source};
-use crate::stream::for_each_document;
-use crate::tokenizer::TextTokenizer;
-
-/// Prompts that produced the suspect's answers, when the answers file does not carry them.
-#[derive(Debug, Clone, Default)]
-pub struct Prompts {
-    by_id: HashMap<String, String>,
-    in_order: Vec<String>,
-}
-
-impl Prompts {
-    /// Reads a prompts file: JSONL records with a `prompt` (or `text`) string and optional
-    /// `id`, or plain text with one prompt per line.
-    pub fn read(source: &Source) -> Result<Self, IoError> {
-        let text = crate::documents::read_text(source, crate::DEFAULT_MAX_INPUT_BYTES)?;
-        let mut prompts = Self::default();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            if !line.trim_start().starts_with('{') {
-                prompts.in_order.push(line.to_string());
-                continue;
-            }
-            let bad = |message: &str| IoError::Input {
-                input: format!("{}:{}", source.name(), i + 1),
-                message: message.into(),
-            };
-            let value: Value =
-                serde_json::from_str(line).map_err(|e| bad(&format!("malformed JSON ({e})")))?;
-            let prompt = ["prompt", "text"]
-                .iter()
-                .find_map(|k| value.get(*k).and_then(Value::as_str))
-                .ok_or_else(|| bad("record has no \"prompt\" string field"))?;
-            if let Some(id) = value.get("id").and_then(id_string) {
-                prompts.by_id.insert(id, prompt.to_string());
-            }
-            prompts.in_order.push(prompt.to_string());
-        }
-        Ok(prompts)
-    }
-
-    /// The prompt of answer number `index` (0-based) with record id `id`: by id when the
-    /// prompts have ids, else by position.
-    pub fn lookup(&self, index: usize, id: Option<&str>) -> Option<&str> {
-        match id {
-            Some(id) if !self.by_id.is_empty() => self.by_id.get(id).map(String::as_str),
-            _ => self.in_order.get(index).map(String::as_str),
-        }
-    }
-}
-
-fn id_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
+use crate::report::{Mark, Piece, Sample};
+use crate::tuples::{Outcome, Skip, TupleSet, WindowCounts};
 
 /// The supervised filter: windows of the watermarked training corpus, all or the `top`
 /// most frequent.
@@ -215,7 +154,7 @@ pub fn collect_reading(
         let enc = tokenizer.encode(&doc.text)?;
         if !enc.ids.is_empty() {
             let (outcomes, predicted) =
-                tracemark_radioactivity::read_with_model(model, &enc.ids, &mut tuples, filter)
+                crate::read_with_model(model, &enc.ids, &mut tuples, filter)
                     .map_err(|e| IoError::Input {
                         input: format!("{} (reading {})", model.describe(), doc.source),
                         message: e.to_string(),
@@ -301,20 +240,4 @@ pub fn finish_samples(
             }
         })
         .collect()
-}
-
-/// Writes `report.json` and `report.html` into `dir` (created if missing), each atomically:
-/// an interrupted run leaves either the old file or the new one, never half of one.
-pub fn write_report(
-    dir: &std::path::Path,
-    report: &tracemark_radioactivity::Report,
-) -> Result<(), IoError> {
-    std::fs::create_dir_all(dir).map_err(|e| IoError::Write {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
-    let json = serde_json::to_string_pretty(report).expect("reports serialize");
-    crate::atomic::write_atomic(&dir.join("report.json"), json.as_bytes(), false, true)?;
-    let html = tracemark_radioactivity::html::render(report);
-    crate::atomic::write_atomic(&dir.join("report.html"), html.as_bytes(), false, true)
 }
