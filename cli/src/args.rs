@@ -20,14 +20,12 @@ pub enum Command {
     KeyInfo(KeyInfoArgs),
     /// Test text for the watermark of a key: exact p-values per document.
     Detect(DetectArgs),
-    /// Answer a prompt with a real model (llama.cpp) or a distilled student, watermarked with a key.
+    /// Answer prompts with a GGUF model (llama.cpp) or a distilled student, watermarked with a key.
     Generate(GenerateArgs),
     /// Distil a student (an n-gram model over the teacher's tokens) from harvested answers.
     Distill(DistillArgs),
     /// The whole story on the default model: watermark, distil students, prove it.
     Demo(DemoArgs),
-    /// Regenerate a paper reproduction (table, JSON and plots under papers/NAME/).
-    Paper(PaperArgs),
     /// Test whether a suspect model was trained on text watermarked with a key.
     Radioactivity(RadioactivityArgs),
     /// Fetch or describe models.
@@ -79,9 +77,12 @@ pub struct RadioactivityArgs {
     /// tokenizer.json or GGUF whose tokenizer the watermark used [default: the bundled SmolLM2 tokenizer].
     #[arg(long, value_name = "TOKENIZER")]
     pub tokenizer: Option<PathBuf>,
-    /// Write report.html and report.json into this directory.
+    /// Write report.html and report.json into this folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Replace the report already in the --report folder.
+    #[arg(long, requires = "report")]
+    pub force: bool,
     /// Suspect outputs shown with token highlighting in the report.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub samples: usize,
@@ -103,6 +104,9 @@ pub enum ModelCommand {
         /// Download and verify again even if the cached file looks right.
         #[arg(long)]
         force: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Show a model's path, architecture, vocabulary size and chat template.
     Info {
@@ -117,13 +121,13 @@ pub enum ModelCommand {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// The key to watermark with.
-    #[arg(long, value_name = "KEY", required_unless_present = "no_watermark")]
+    /// The key to watermark with (required with a GGUF model, unless --no-watermark).
+    #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
     /// Generate without a watermark (the baseline for comparisons).
     #[arg(long, conflicts_with = "key")]
     pub no_watermark: bool,
-    /// The user prompt.
+    /// The user prompt (text).
     #[arg(
         long,
         value_name = "TEXT",
@@ -134,9 +138,12 @@ pub struct GenerateArgs {
     /// Batch: a file of prompts (one per line, or JSONL with a "prompt" field).
     #[arg(long, value_name = "FILE", requires = "out")]
     pub prompts: Option<PathBuf>,
-    /// Batch: the JSONL output, one record per prompt. An existing file is resumed.
-    #[arg(long, value_name = "FILE.jsonl", requires = "prompts")]
+    /// The JSONL output, one record per prompt. An existing file of the same run is resumed.
+    #[arg(long, value_name = "FILE.jsonl")]
     pub out: Option<PathBuf>,
+    /// With --out: replace an existing output instead of resuming it.
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// A GGUF model [default: SmolLM2-135M-Instruct, fetched on first use].
     #[arg(long, value_name = "FILE.gguf")]
     pub model: Option<PathBuf>,
@@ -161,10 +168,13 @@ pub struct GenerateArgs {
     /// Nucleus sampling mass (1 = off).
     #[arg(long, value_name = "P", default_value_t = 0.95)]
     pub top_p: f32,
-    /// Seed of the sampler.
+    /// Seed of the sampler (prompt i of a batch uses SEED + i).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Print one JSON record instead of streaming text.
+    /// CPU threads for llama.cpp [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print JSON records instead of streaming text.
     #[arg(long)]
     pub json: bool,
     /// Show llama.cpp's own log.
@@ -241,9 +251,14 @@ pub struct KeygenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["key", "file"])))]
 pub struct KeyInfoArgs {
     /// The key file.
-    pub key: PathBuf,
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// The key file, given without --key.
+    #[arg(value_name = "KEY", conflicts_with = "key")]
+    pub file: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -270,9 +285,9 @@ pub struct DetectArgs {
     /// Input files; `-` or nothing reads standard input.
     #[arg(value_name = "FILE")]
     pub inputs: Vec<String>,
-    /// Prompt text: tuples whose context window occurs in it are not scored.
+    /// A file with the prompt: tuples whose context window occurs in it are not scored.
     #[arg(long, value_name = "FILE")]
-    pub prompt: Option<PathBuf>,
+    pub prompt_file: Option<PathBuf>,
     /// Also scan windows for a watermarked passage inside other text (Bonferroni-corrected).
     #[arg(long)]
     pub window: bool,
@@ -282,7 +297,7 @@ pub struct DetectArgs {
     /// Colour green and red tokens in the terminal.
     #[arg(long)]
     pub highlight: bool,
-    /// Print one JSON object per document (and one for the aggregate).
+    /// Print one JSON object per document (and one for all documents together).
     #[arg(long)]
     pub json: bool,
     /// Count repeated (context, token) tuples every time. Makes the p-value invalid; for paper reproductions only.
@@ -299,7 +314,7 @@ pub struct DetectArgs {
     pub max_bytes: u64,
 }
 
-/// The teacher model and its corpora, shared by `demo` and `paper`.
+/// The teacher model and its corpora.
 #[derive(Debug, Args)]
 pub struct TeacherArgs {
     /// The teacher [default: SmolLM2-135M-Instruct, fetched on first use].
@@ -332,74 +347,13 @@ pub struct DemoArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub teacher: TeacherArgs,
-    /// Watermark context width h (KGW LeftHash, γ = 0.25).
-    #[arg(long, value_name = "H", default_value_t = tracemark_demo::DEMO_CONTEXT)]
-    pub context: usize,
-    /// Watermark logit bias δ.
-    #[arg(long, value_name = "D", default_value_t = tracemark_demo::DEMO_DELTA)]
-    pub delta: f64,
+    /// Watermark context width h (KGW LeftHash, γ = 0.25) [default: 1].
+    #[arg(long, value_name = "H")]
+    pub context: Option<usize>,
+    /// Watermark logit bias δ [default: 3].
+    #[arg(long, value_name = "D")]
+    pub delta: Option<f64>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Reproductions under papers/.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum PaperName {
-    /// Sander et al. 2024: radioactivity against ρ and corpus size.
-    #[value(name = "sander2024-radioactive")]
-    Sander2024Radioactive,
-    /// Kirchenbauer et al. 2023: z-score and detection against length, γ and δ; quality
-    /// cost; seeding schemes under attack.
-    #[value(name = "kirchenbauer2023-watermark")]
-    Kirchenbauer2023Watermark,
-    /// Fernandez et al. 2023 (Three Bricks): empirical FPR of the z-test and the exact
-    /// tests over many keys; TPR at FPR 1e-6.
-    #[value(name = "fernandez2023-three-bricks")]
-    Fernandez2023ThreeBricks,
-}
-
-impl PaperName {
-    /// The folder under papers/.
-    pub fn folder(&self) -> &'static str {
-        match self {
-            PaperName::Sander2024Radioactive => "sander2024-radioactive",
-            PaperName::Kirchenbauer2023Watermark => "kirchenbauer2023-watermark",
-            PaperName::Fernandez2023ThreeBricks => "fernandez2023-three-bricks",
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct PaperArgs {
-    /// Which reproduction.
-    pub name: PaperName,
-    /// sander2024: answers per training prompt, with and without the watermark each.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub samples: usize,
-    /// fernandez2023: random keys of the false-positive study.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub keys: usize,
-    /// Only generate this share of the model corpora (I/N), e.g. on several machines, then
-    /// stop; a later run without it finds every share in the cache.
-    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
-    pub shard: Option<(usize, usize)>,
-    /// Where the results go [default: papers/NAME].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    #[command(flatten)]
-    pub teacher: TeacherArgs,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn parse_shard(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("expected I/N with 0 ≤ I < N, got {s:?}");
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-    if i >= n {
-        return Err(bad());
-    }
-    Ok((i, n))
 }

@@ -1,82 +1,32 @@
 //! `tracemark demo`: the distillation story end to end on the default model.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::process::ExitCode;
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
-use tracemark_demo::{DemoOptions, Progress, Scale};
 
 use crate::args::DemoArgs;
 
-/// Progress bars on standard error; hidden with `--json`.
-pub struct Bars {
-    hidden: bool,
-    bar: Mutex<Option<ProgressBar>>,
+#[cfg(not(feature = "llama"))]
+pub fn run(_: &DemoArgs) -> Result<ExitCode> {
+    Err(tracemark_workflow::WorkflowError::NoLlama {
+        what: "tracemark demo (the teacher is a GGUF model)".into(),
+    }
+    .into())
 }
 
-impl Bars {
-    /// Bars, or none at all when `hidden`.
-    pub fn new(hidden: bool) -> Self {
-        Self {
-            hidden,
-            bar: Mutex::new(None),
-        }
-    }
-}
+#[cfg(feature = "llama")]
+pub fn run(a: &DemoArgs) -> Result<ExitCode> {
+    use tracemark_demo::{DEMO_CONTEXT, DEMO_DELTA, DemoOptions, Scale};
+    use tracemark_workflow::Bars;
 
-impl Progress for Bars {
-    fn stage(&self, name: &str) {
-        if !self.hidden {
-            eprintln!("{name}");
-        }
-    }
-    fn start(&self, len: u64, unit: &str) {
-        let bar = if self.hidden {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(len).with_style(
-                ProgressStyle::with_template(&format!(
-                    "  {{bar:30}} {{pos}}/{{len}} {unit}  {{per_sec}}  eta {{eta}}"
-                ))
-                .expect("valid template"),
-            )
-        };
-        *self.bar.lock().expect("progress lock") = Some(bar);
-    }
-    fn inc(&self, n: u64) {
-        if let Some(bar) = self.bar.lock().expect("progress lock").as_ref() {
-            bar.inc(n);
-        }
-    }
-    fn finish(&self) {
-        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
-            bar.finish_and_clear();
-        }
-    }
-}
+    use crate::out::outln;
 
-/// `given`, or `NAME` beside the model cache.
-pub fn cache_dir(given: Option<&PathBuf>, name: &str) -> Result<PathBuf> {
-    Ok(match given {
+    let bars = Bars::new(a.json);
+    let model = tracemark_workflow::models::model_or_default(a.teacher.model.as_deref(), &bars)?;
+    let cache = match &a.teacher.cache {
         Some(p) => p.clone(),
-        None => tracemark_runtime::cache_dir()?
-            .parent()
-            .map_or_else(|| PathBuf::from(".tracemark-cache"), |p| p.join(name)),
-    })
-}
-
-/// `given`, or the default model (fetched on first use).
-pub fn model_path(given: Option<&PathBuf>) -> Result<PathBuf> {
-    Ok(match given {
-        Some(p) => p.clone(),
-        None => tracemark_runtime::default_model_path()?,
-    })
-}
-
-pub fn run(a: &DemoArgs) -> Result<()> {
-    let model = model_path(a.teacher.model.as_ref())?;
-    let cache = cache_dir(a.teacher.cache.as_ref(), "demo")?;
+        None => tracemark_io::models::cache_subdir("demo")?,
+    };
     let options = DemoOptions {
         scale: if a.quick { Scale::QUICK } else { Scale::FULL },
         seed: a.seed,
@@ -86,38 +36,52 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         out: a.out.clone(),
         threads: a.teacher.threads,
         controls: a.teacher.controls,
-        config: tracemark_demo::demo_config(a.context, a.delta)?,
+        config: tracemark_demo::demo_config(
+            a.context.unwrap_or(DEMO_CONTEXT),
+            a.delta.unwrap_or(DEMO_DELTA),
+        )?,
     };
     let started = std::time::Instant::now();
-    let bars = Bars::new(a.json);
     let outcome = tracemark_demo::run(&options, &bars)?;
     let secs = started.elapsed().as_secs_f64();
+    let report = options.out.join("report.html");
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string(&serde_json::json!({
-                "seed": a.seed,
-                "quick": a.quick,
-                "key_id": outcome.report.key_id,
-                "scheme": outcome.report.scheme,
-                "rows": outcome.rows,
-                "targets": outcome.targets.iter().map(|(t, ok)| serde_json::json!({"target": t, "met": ok})).collect::<Vec<_>>(),
-                "seconds": secs,
-                "report": options.out.join("report.html"),
-            }))?
-        );
-        return Ok(());
+        let targets: Vec<_> = outcome
+            .targets
+            .iter()
+            .map(|(t, ok)| serde_json::json!({"target": t, "met": ok}))
+            .collect();
+        let v = serde_json::json!({
+            "seed": a.seed,
+            "quick": a.quick,
+            "key_id": outcome.report.key_id,
+            "scheme": outcome.report.scheme,
+            "rows": outcome.rows,
+            "targets": targets,
+            "seconds": secs,
+            "report": report,
+        });
+        outln!("{v}")?;
+        return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "\nkey {} ({}), seed {}, {:.0} s\n",
-        outcome.report.key_id, outcome.report.scheme, a.seed, secs
-    );
-    println!(
+        outcome.report.key_id,
+        outcome.report.scheme,
+        a.seed,
+        secs
+    )?;
+    outln!(
         "{:<12} {:>6}  {:<20} {:>7}  {:>9}  {:>9}  verdict",
-        "student", "ρ", "test", "scored", "log10 p", "key rank"
-    );
+        "student",
+        "ρ",
+        "test",
+        "scored",
+        "log10 p",
+        "key rank"
+    )?;
     for r in &outcome.rows {
-        println!(
+        outln!(
             "{:<12} {:>5.1}%  {:<20} {:>7}  {:>9.2}  {:>4}/{:<4}  {}",
             r.student,
             r.rho * 100.0,
@@ -127,15 +91,26 @@ pub fn run(a: &DemoArgs) -> Result<()> {
             r.rank,
             r.keys,
             r.verdict
-        );
+        )?;
     }
-    println!();
+    outln!()?;
     for (target, ok) in &outcome.targets {
-        println!("{} {target}", if *ok { "[met]" } else { "[MISSED]" });
+        outln!("{} {target}", if *ok { "[met]" } else { "[MISSED]" })?;
     }
-    println!(
-        "\nevidence report: {}\n(the demo key is derived from the seed and is public: it proves nothing outside the demo)",
-        options.out.join("report.html").display()
-    );
-    Ok(())
+    outln!(
+        "\nevidence report: {}\n(the demo key is derived from the seed and is public: it proves \
+         nothing outside the demo)",
+        report.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(all(test, feature = "llama"))]
+mod tests {
+    /// `tracemark demo --help` states these defaults in words.
+    #[test]
+    fn the_help_text_states_the_demo_defaults() {
+        assert_eq!(tracemark_demo::DEMO_CONTEXT, 1);
+        assert_eq!(tracemark_demo::DEMO_DELTA, 3.0);
+    }
 }

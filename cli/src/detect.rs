@@ -1,16 +1,22 @@
 //! `tracemark detect`.
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use tracemark_core::Watermark;
-use tracemark_detect::DetectOptions;
-use tracemark_io::{InputFormat, Source, TextDetector, TextTokenizer};
+use tracemark_detect::{DetectOptions, TextDetector, Verdict};
+use tracemark_io::{InputFormat, Source, TextTokenizer};
 
 use crate::args::{DetectArgs, FormatArg};
+use crate::out::warn_key_permissions;
 use crate::print;
 
-pub fn run(a: &DetectArgs) -> Result<()> {
+/// Exit status when no document (nor all of them together) is watermarked, as grep exits 1
+/// when nothing matched.
+const NOT_DETECTED: u8 = 1;
+
+pub fn run(a: &DetectArgs) -> Result<ExitCode> {
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
         bail!("--alpha must be between 0 and 1, got {}", a.alpha);
     }
@@ -18,11 +24,9 @@ pub fn run(a: &DetectArgs) -> Result<()> {
         bail!("--min-window must be at least 1");
     }
     let key = tracemark_io::read_key(&a.key)?;
-    let tokenizer = match &a.tokenizer {
-        Some(path) => TextTokenizer::load(path)?,
-        None => TextTokenizer::default_model()?,
-    };
-    let prompt = match &a.prompt {
+    warn_key_permissions(&a.key);
+    let tokenizer = TextTokenizer::load_or_default(a.tokenizer.as_deref())?;
+    let prompt = match &a.prompt_file {
         Some(p) => Some(tracemark_io::documents::read_text(
             &Source::File(p.clone()),
             a.max_bytes,
@@ -54,15 +58,22 @@ pub fn run(a: &DetectArgs) -> Result<()> {
     if a.no_dedup && !a.json {
         eprintln!("warning: --no-dedup counts repeated tuples; the p-values below are not valid");
     }
+    let mut detected = false;
     for source in &sources {
-        let docs = tracemark_io::read_documents(source, format, a.max_bytes)?;
-        for doc in &docs {
-            let result = detector.detect(doc).with_context(|| doc.source.clone())?;
-            printer.document(&result);
+        for doc in tracemark_io::read_documents(source, format, a.max_bytes)? {
+            let result = detector.detect(&doc).with_context(|| doc.source.clone())?;
+            detected |= result.detection.verdict == Verdict::Watermarked;
+            printer.document(&result)?;
         }
     }
     if detector.documents() > 1 {
-        printer.aggregate(&detector.aggregate(), detector.documents());
+        let all = detector.aggregate();
+        detected |= all.verdict == Verdict::Watermarked;
+        printer.aggregate(&all, detector.documents())?;
     }
-    Ok(())
+    Ok(if detected {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(NOT_DETECTED)
+    })
 }

@@ -1,162 +1,114 @@
-//! `tracemark generate` and `tracemark model`.
+//! `tracemark generate`: answer one prompt (streamed, or as a JSON record) or a batch of
+//! prompts into a resumable JSONL file, with a GGUF model or a student.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
-use tracemark_embed::{Embedder, SamplingParams};
-use tracemark_runtime::{BatchOutput, Chat, LanguageModel, LlamaModel, LoadOptions, Record};
+use tracemark_embed::{Embedder, Record, Sampling, SamplingParams};
+use tracemark_io::{Prompts, Source, TextTokenizer};
+use tracemark_workflow::models::{gguf_chat, student_chat};
+use tracemark_workflow::{Bars, Batch, Chat, GgufOptions, run_batch};
 
-use crate::args::{GenerateArgs, ModelCommand};
+use crate::args::GenerateArgs;
+use crate::out::{outln, warn_key_permissions};
 
-/// What every `generate` run reads first, whatever the model: the batch prompts (if any),
-/// the key (if any) and the sampling settings.
-pub(crate) fn inputs(
-    a: &GenerateArgs,
-) -> Result<(
-    Option<Vec<String>>,
-    Option<tracemark_core::Key>,
-    SamplingParams,
-)> {
+pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
+    let key = match &a.key {
+        Some(path) => {
+            let key = tracemark_io::read_key(path)?;
+            warn_key_permissions(path);
+            Some(key)
+        }
+        None if a.no_watermark || a.student.is_some() => None,
+        None => bail!(
+            "generate needs --key KEY to watermark the answers, or --no-watermark for plain ones"
+        ),
+    };
     if a.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
         bail!("--prompt is empty");
     }
-    let prompts = a
-        .prompts
-        .as_deref()
-        .map(tracemark_runtime::read_prompts)
-        .transpose()?;
-    let key = a.key.as_deref().map(tracemark_io::read_key).transpose()?;
     let params = SamplingParams::new(a.temperature, a.top_k, a.top_p, a.seed)?;
-    Ok((prompts, key, params))
-}
-
-pub fn run(a: &GenerateArgs) -> Result<()> {
-    let (prompts, key, params) = inputs(a)?;
-    let path = match &a.model {
-        Some(p) => p.clone(),
-        None => tracemark_runtime::default_model_path()?,
+    let prompts = match (&a.prompts, &a.prompt) {
+        (Some(file), _) => Prompts::read(&Source::File(file.clone()))?.texts().to_vec(),
+        (None, prompt) => vec![prompt.clone().unwrap_or_default()],
     };
-    let model = LlamaModel::load(
-        &path,
-        &LoadOptions {
-            verbose: a.verbose,
-            ..LoadOptions::default()
-        },
-    )?;
-    let model_id = model.describe();
-    let mut chat = Chat::new(model, a.system.clone())?;
-    let mut embedder = Embedder::new(key.as_ref(), params);
-    let record = |index: usize, prompt: &str, answer: &tracemark_runtime::Answer| Record {
-        index,
-        prompt: prompt.to_string(),
-        response: answer.text.clone(),
-        token_ids: answer.generation.ids.clone(),
-        stop: serde_json::to_value(answer.generation.stop)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-        key_id: key.as_ref().map(|k| k.id().to_string()),
-        scheme: key.as_ref().map(|k| k.config().describe()),
-        model: model_id.clone(),
-        sampling: json!({ "temperature": a.temperature, "top_k": a.top_k, "top_p": a.top_p, "seed": a.seed.wrapping_add(index as u64), "max_tokens": a.max_tokens }),
-    };
-    if let (Some(prompts), Some(out_path)) = (prompts, &a.out) {
-        let mut out = BatchOutput::open(out_path)?;
-        let bar = ProgressBar::new(prompts.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} prompts  {msg}  eta {eta}")
-                .expect("valid template"),
-        );
-        let (mut tokens, started) = (0usize, std::time::Instant::now());
-        for (index, prompt) in prompts.iter().enumerate() {
-            if out.is_done(index, prompt) {
-                bar.inc(1);
-                continue;
-            }
-            // Each prompt gets its own sampler seed, so a resumed run writes what a full run would.
-            let params = params.with_seed(a.seed.wrapping_add(index as u64));
-            let mut embedder = Embedder::new(key.as_ref(), params);
-            let answer = chat.answer(&mut embedder, prompt, a.max_tokens, |_| {})?;
-            out.append(&record(index, prompt, &answer), out_path)?;
-            tokens += answer.generation.ids.len();
-            bar.set_message(format!(
-                "{:.1} tokens/s",
-                tokens as f64 / started.elapsed().as_secs_f64()
-            ));
-            bar.inc(1);
+    let bars = Bars::new(a.json);
+    let mut chat = open_chat(a, &bars)?;
+    if let Some(out) = &a.out {
+        let batch = Batch {
+            prompts: &prompts,
+            out,
+            key: key.as_ref(),
+            params,
+            max_tokens: a.max_tokens,
+            force: a.force,
+            check_model: true,
+        };
+        let s = run_batch(&mut chat, &batch, &bars)?;
+        if a.json {
+            let v = serde_json::json!({
+                "out": out.display().to_string(),
+                "answered": s.answered,
+                "resumed": s.resumed,
+                "tokens": s.tokens,
+                "seconds": s.seconds,
+            });
+            outln!("{v}")?;
+        } else if s.answered == 0 {
+            outln!("{}: all {} prompts already answered", out.display(), s.resumed)?;
+        } else {
+            outln!(
+                "wrote {} answers to {} ({} already there), {} tokens at {:.1} tokens/s",
+                s.answered,
+                out.display(),
+                s.resumed,
+                s.tokens,
+                s.tokens as f64 / s.seconds
+            )?;
         }
-        bar.finish();
-        eprintln!("wrote {}", out_path.display());
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
-    let prompt = a.prompt.as_deref().unwrap_or_default();
-    let mut stdout = std::io::stdout().lock();
-    let stream = !a.json;
+    // One prompt to standard output: streamed as it is written, or one JSON record.
+    let prompt = &prompts[0];
+    let mut embedder = Embedder::new(key.as_ref(), params);
+    let mut written = Ok(());
     let answer = chat.answer(&mut embedder, prompt, a.max_tokens, |piece| {
-        if stream {
-            let _ = stdout.write_all(piece.as_bytes());
-            let _ = stdout.flush();
+        if !a.json && written.is_ok() {
+            let mut stdout = std::io::stdout().lock();
+            written = stdout.write_all(piece.as_bytes()).and_then(|()| stdout.flush());
         }
     })?;
+    written?;
     if a.json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string(&record(0, prompt, &answer))?
-        )?;
+        let record = Record::new(
+            0,
+            prompt,
+            answer.text,
+            answer.generation,
+            key.as_ref(),
+            chat.describe(),
+            Sampling::new(&params, a.max_tokens),
+        );
+        outln!("{}", serde_json::to_string(&record)?)?;
     } else {
-        writeln!(stdout)?;
+        outln!()?;
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn model(c: &ModelCommand) -> Result<()> {
-    match c {
-        ModelCommand::Fetch { force } => {
-            let path = tracemark_runtime::fetch_default_model(*force)?;
-            println!("{}", path.display());
-        }
-        ModelCommand::Info { model, json } => {
-            let path = match model {
-                Some(p) => p.clone(),
-                None => tracemark_runtime::default_model_path()?,
-            };
-            let info = tracemark_runtime::model_info(&path)?;
-            if *json {
-                let v = json!({
-                    "path": info.path.display().to_string(),
-                    "architecture": info.architecture,
-                    "name": info.name,
-                    "vocab_size": info.vocab_size,
-                    "file_size": info.file_size,
-                    "is_default": info.is_default,
-                    "chat_template": info.chat_template,
-                });
-                println!("{v}");
-            } else {
-                println!("path          {}", info.path.display());
-                println!(
-                    "architecture  {}",
-                    info.architecture.as_deref().unwrap_or("?")
-                );
-                println!("name          {}", info.name.as_deref().unwrap_or("?"));
-                println!("vocabulary    {}", info.vocab_size);
-                println!(
-                    "size          {} bytes{}",
-                    info.file_size,
-                    if info.is_default {
-                        " (the pinned default model)"
-                    } else {
-                        ""
-                    }
-                );
-                match &info.chat_template {
-                    Some(t) => println!("chat template\n{t}"),
-                    None => println!("chat template (none: ChatML is used)"),
-                }
-            }
-        }
+/// The student, or the GGUF model (the default one unless --model).
+fn open_chat(a: &GenerateArgs, bars: &Bars) -> Result<Chat> {
+    if let Some(path) = &a.student {
+        let tokenizer = TextTokenizer::load_or_default(a.tokenizer.as_deref())?;
+        return Ok(student_chat(path, tokenizer)?);
     }
-    Ok(())
+    let mut options = GgufOptions {
+        verbose: a.verbose,
+        ..GgufOptions::default()
+    };
+    if let Some(threads) = a.threads {
+        options.threads = threads;
+    }
+    Ok(gguf_chat(a.model.as_deref(), &options, a.system.clone(), bars)?)
 }

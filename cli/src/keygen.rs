@@ -1,10 +1,13 @@
 //! `tracemark keygen` and `tracemark key-info`.
 
-use anyhow::{Result, bail};
+use std::process::ExitCode;
+
+use anyhow::Result;
 use serde_json::json;
-use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
+use tracemark_core::{Key, Scheme, SchemeKind, Seeding, SeedingKind, WatermarkConfig};
 
 use crate::args::{KeyInfoArgs, KeygenArgs, SchemeArg, SeedingArg};
+use crate::out::{outln, warn_key_permissions};
 
 fn config(a: &KeygenArgs) -> Result<WatermarkConfig> {
     let kind = match a.seeding {
@@ -12,26 +15,13 @@ fn config(a: &KeygenArgs) -> Result<WatermarkConfig> {
         SeedingArg::Minhash => SeedingKind::MinHash,
         SeedingArg::Selfhash => SeedingKind::SelfHash,
     };
-    let h = a.context.unwrap_or(match kind {
-        SeedingKind::LeftHash => 1,
-        SeedingKind::SelfHash => 3,
-        SeedingKind::MinHash => 4,
-    });
     let scheme = match a.scheme {
-        SchemeArg::Kgw => Scheme::Kgw {
-            gamma: Gamma::new(a.gamma.unwrap_or(0.25))?,
-            delta: Delta::new(a.delta.unwrap_or(2.0))?,
-        },
-        SchemeArg::Gumbel => {
-            if a.gamma.is_some() || a.delta.is_some() {
-                bail!("--gamma and --delta apply to the kgw scheme only");
-            }
-            Scheme::Gumbel
-        }
+        SchemeArg::Kgw => SchemeKind::Kgw,
+        SchemeArg::Gumbel => SchemeKind::Gumbel,
     };
     Ok(WatermarkConfig {
-        scheme,
-        seeding: Seeding::new(kind, h)?,
+        scheme: Scheme::with_defaults(scheme, a.gamma, a.delta)?,
+        seeding: Seeding::with_default_context(kind, a.context)?,
     })
 }
 
@@ -50,31 +40,33 @@ fn describe(key: &Key) -> serde_json::Value {
     v
 }
 
-pub fn run(a: &KeygenArgs) -> Result<()> {
+pub fn run(a: &KeygenArgs) -> Result<ExitCode> {
     let key = Key::generate(config(a)?)?;
     tracemark_io::write_key(&a.out, &key, a.force)?;
     if a.json {
         let mut v = describe(&key);
         v["path"] = json!(a.out.display().to_string());
-        println!("{v}");
+        outln!("{v}")?;
     } else {
-        println!("wrote {} (mode 0600)", a.out.display());
-        println!("key_id  {}", key.id());
-        println!("scheme  {}", key.config().describe());
-        println!(
+        outln!("wrote {} (mode 0600)", a.out.display())?;
+        outln!("key_id  {}", key.id())?;
+        outln!("scheme  {}", key.config().describe())?;
+        outln!(
             "Keep this file secret: anyone holding it can detect, forge or remove the watermark."
-        );
+        )?;
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn info(a: &KeyInfoArgs) -> Result<()> {
-    let key = tracemark_io::read_key(&a.key)?;
+pub fn info(a: &KeyInfoArgs) -> Result<ExitCode> {
+    let path = a.key.as_ref().or(a.file.as_ref()).expect("clap requires one");
+    let key = tracemark_io::read_key(path)?;
+    warn_key_permissions(path);
     if a.json {
-        println!("{}", describe(&key));
+        outln!("{}", describe(&key))?;
     } else {
-        println!("key_id  {}", key.id());
-        println!("scheme  {}", key.config().describe());
+        outln!("key_id  {}", key.id())?;
+        outln!("scheme  {}", key.config().describe())?;
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

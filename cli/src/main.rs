@@ -1,4 +1,8 @@
 //! `tracemark`: parse arguments, call one library function per command, print.
+//!
+//! Exit status: 0 on success, 2 on any error (one `error:` line on standard error), as grep
+//! does; `detect` also exits 1 when no watermark was detected. A closed standard output
+//! (`tracemark detect … | head -1`) ends the command quietly, as Unix tools do.
 
 mod args;
 mod demo;
@@ -6,7 +10,8 @@ mod detect;
 mod distill;
 mod generate;
 mod keygen;
-mod paper;
+mod model;
+mod out;
 mod print;
 mod radioactivity;
 
@@ -16,22 +21,24 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
+/// Exit status of a failed command.
+const FAILURE: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keygen(a) => keygen::run(&a),
         Command::KeyInfo(a) => keygen::info(&a),
         Command::Detect(a) => detect::run(&a),
-        Command::Generate(a) if a.student.is_some() => distill::generate(&a),
         Command::Generate(a) => generate::run(&a),
         Command::Distill(a) => distill::run(&a),
         Command::Demo(a) => demo::run(&a),
-        Command::Paper(a) => paper::run(&a),
         Command::Radioactivity(a) => radioactivity::run(&a),
-        Command::Model(c) => generate::model(&c),
+        Command::Model(c) => model::run(&c),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
+        Err(e) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: each cause once, never a backtrace or a panic.
             let mut msg = String::new();
@@ -43,9 +50,8 @@ fn main() -> ExitCode {
                     msg.push_str(&cause);
                 }
             }
-            let msg = msg.replace('\n', " ");
-            eprintln!("error: {msg}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", msg.replace('\n', " "));
+            ExitCode::from(FAILURE)
         }
     }
 }

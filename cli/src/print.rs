@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 use tracemark_core::Key;
-use tracemark_detect::{Detection, TokenStatus};
-use tracemark_io::{DocumentResult, TokenView};
+use tracemark_detect::{Detection, DocumentResult, TokenStatus, TokenView, Verdict};
+
+use crate::out::outln;
 
 /// Prints results as they come.
 pub struct Printer {
@@ -12,6 +13,8 @@ pub struct Printer {
     seeding: &'static str,
     context: usize,
     json: bool,
+    /// Documents printed so far that were watermarked on their own.
+    watermarked: u64,
 }
 
 impl Printer {
@@ -23,57 +26,66 @@ impl Printer {
             seeding: c.seeding.kind.name(),
             context: c.seeding.lookback(),
             json,
+            watermarked: 0,
         }
     }
 
-    pub fn document(&mut self, r: &DocumentResult) {
+    pub fn document(&mut self, r: &DocumentResult) -> std::io::Result<()> {
+        if r.detection.verdict == Verdict::Watermarked {
+            self.watermarked += 1;
+        }
         if self.json {
             let mut v = self.header();
             merge(&mut v, serde_json::to_value(r).expect("results serialize"));
-            println!("{v}");
-            return;
+            return outln!("{v}");
         }
         let name = match (r.line, &r.id) {
             (Some(line), Some(id)) => format!("{}:{line} (id {id})", r.source),
             (Some(line), None) => format!("{}:{line}", r.source),
             _ => r.source.clone(),
         };
-        self.block(&name, &r.detection);
+        self.block(&name, &r.detection)?;
         if let Some(tokens) = &r.tokens {
-            println!("{}", highlight(tokens));
+            outln!("{}", highlight(tokens))?;
         }
+        Ok(())
     }
 
-    pub fn aggregate(&mut self, d: &Detection, documents: u64) {
+    /// The test over all documents pooled, each distinct tuple counted once.
+    pub fn aggregate(&mut self, d: &Detection, documents: u64) -> std::io::Result<()> {
         if self.json {
             let mut v = self.header();
             v["aggregate"] = json!(true);
             v["documents"] = json!(documents);
+            v["documents_watermarked"] = json!(self.watermarked);
             merge(&mut v, serde_json::to_value(d).expect("results serialize"));
-            println!("{v}");
-        } else {
-            println!();
-            self.block(
-                &format!("all {documents} documents (each distinct tuple counted once)"),
-                d,
-            );
+            return outln!("{v}");
         }
+        outln!()?;
+        self.block(
+            &format!(
+                "{documents} documents pooled ({} of them watermarked on their own; each \
+                 distinct tuple counted once)",
+                self.watermarked
+            ),
+            d,
+        )
     }
 
     fn header(&self) -> Value {
         json!({ "key_id": self.key_id, "seeding": self.seeding, "context": self.context })
     }
 
-    fn block(&self, name: &str, d: &Detection) {
+    fn block(&self, name: &str, d: &Detection) -> std::io::Result<()> {
         let t = &d.test;
-        println!(
+        outln!(
             "{name}: {}  p = {}  ({} tuples scored)",
             d.verdict.label(),
             format_p(t.p_value, t.log10_p),
             t.scored
-        );
-        println!("  key      {}  {}", self.key_id, self.config);
-        println!(
+        )?;
+        outln!("  key      {}  {}", self.key_id, self.config)?;
+        outln!(
             "  tokens   {}  scored {}  skipped {} prefix / {} repeated / {} in prompt{}",
             t.tokens,
             t.scored,
@@ -85,30 +97,31 @@ impl Printer {
             } else {
                 "  (no dedup: p-value NOT valid)"
             }
-        );
+        )?;
         match t.green {
-            Some(g) => println!(
+            Some(g) => outln!(
                 "  green    {g} of {} = {:.3} (expect {} without watermark)  z = {:.2}",
                 t.scored, t.score, t.null_mean, t.z
-            ),
-            None => println!(
+            )?,
+            None => outln!(
                 "  score    mean {:.3} per tuple (expect {} without watermark)  z = {:.2}",
                 t.score, t.null_mean, t.z
-            ),
+            )?,
         }
         if let Some(w) = &d.window {
             match &w.best {
-                Some(b) => println!(
+                Some(b) => outln!(
                     "  window   tokens {}..{} ({} scored): p = {} after correction for {} windows",
                     b.start_token,
                     b.end_token,
                     b.scored,
                     format_p(w.p_value, w.log10_p),
                     w.windows_tested
-                ),
-                None => println!("  window   nothing scored"),
+                )?,
+                None => outln!("  window   nothing scored")?,
             }
         }
+        Ok(())
     }
 }
 

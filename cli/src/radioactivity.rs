@@ -1,32 +1,34 @@
 //! `tracemark radioactivity`.
 
+use std::process::ExitCode;
+
 use anyhow::{Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use tracemark_core::Watermark;
-use tracemark_io::suspect::{self, Prompts};
-use tracemark_io::{Source, TextTokenizer};
-use tracemark_radioactivity::{
-    ControlOptions, Investigation, Mode, READ_BLOCK, Report, TestSettings, fmt_p, investigate,
-};
-use tracemark_runtime::{LanguageModel, LlamaModel, LoadOptions};
+use tracemark_io::{Prompts, Source, TextTokenizer};
+use tracemark_radioactivity::collect::training_filter;
+use tracemark_radioactivity::{ControlOptions, Investigation, Mode, Report, fmt_p};
+use tracemark_workflow::investigate::{Examination, Probe, examine};
+use tracemark_workflow::models::suspect_model;
+use tracemark_workflow::{Bars, GgufOptions};
 
 use crate::args::RadioactivityArgs;
+use crate::out::{outln, warn_key_permissions};
 
-pub fn run(a: &RadioactivityArgs) -> Result<()> {
+pub fn run(a: &RadioactivityArgs) -> Result<ExitCode> {
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
         bail!("--alpha must be between 0 and 1, got {}", a.alpha);
     }
     if a.filter_top == Some(0) {
         bail!("--filter-top must be at least 1");
     }
+    if let Some(dir) = &a.report {
+        tracemark_report::check_report_dir(dir, a.force)?;
+    }
     let key = tracemark_io::read_key(&a.key)?;
+    warn_key_permissions(&a.key);
     let h = key.config().seeding.lookback();
-    let tokenizer = match &a.tokenizer {
-        Some(path) => TextTokenizer::load(path)?,
-        None => TextTokenizer::default_model()?,
-    };
+    let tokenizer = TextTokenizer::load_or_default(a.tokenizer.as_deref())?;
     let filter = match &a.training {
-        Some(path) => Some(suspect::training_filter(
+        Some(path) => Some(training_filter(
             &tokenizer,
             &Source::File(path.clone()),
             a.filter_context.unwrap_or(h),
@@ -34,105 +36,67 @@ pub fn run(a: &RadioactivityArgs) -> Result<()> {
         )?),
         None => None,
     };
-    let bar = bytes_bar(a);
-    let mut progress = |bytes: u64| bar.set_position(bytes);
-    let (collected, mode, name) = if let Some(outputs) = &a.suspect_outputs {
-        bar.set_length(file_len(outputs));
-        let prompts = a
-            .prompts
-            .as_ref()
-            .map(|p| Prompts::read(&Source::File(p.clone())))
-            .transpose()?;
-        let options = suspect::ClosedOptions {
-            h,
+    let prompts = a
+        .prompts
+        .as_ref()
+        .map(|p| Prompts::read(&Source::File(p.clone())))
+        .transpose()?;
+    let mut suspect = None;
+    let (probe, name) = if let Some(outputs) = &a.suspect_outputs {
+        let probe = Probe::Answers {
+            path: outputs,
             prompts: prompts.as_ref(),
             exclude_prompts: !a.no_prompt_exclusion,
-            filter: filter.as_ref(),
-            samples: a.samples,
         };
-        let collected = suspect::collect_answers(
-            &tokenizer,
-            &Source::File(outputs.clone()),
-            &options,
-            &mut progress,
-        )?;
-        (collected, Mode::Closed, outputs.display().to_string())
+        (probe, outputs.display().to_string())
     } else {
-        let (model_path, texts) = (
-            a.suspect_model.as_ref().expect("clap requires a suspect"),
-            a.watermarked.as_ref().expect("clap requires --watermarked"),
-        );
-        // A suspect is a distilled student file or any GGUF model llama.cpp runs.
-        let mut model: Box<dyn LanguageModel> =
-            if tracemark_io::students::is_student_file(model_path) {
-                Box::new(tracemark_io::students::load_student(model_path)?)
-            } else {
-                Box::new(LlamaModel::load(
-                    model_path,
-                    // Whole 256-token blocks per micro-batch: reading needs no bit-exact
-                    // match with stepwise decoding, only speed.
-                    &LoadOptions {
-                        verbose: a.verbose,
-                        n_threads: a.threads,
-                        n_batch: READ_BLOCK as u32,
-                        n_ubatch: READ_BLOCK as u32,
-                        ..LoadOptions::default()
-                    },
-                )?)
-            };
-        bar.set_length(file_len(texts));
-        let collected = suspect::collect_reading(
-            &tokenizer,
-            model.as_mut(),
-            &Source::File(texts.clone()),
-            h,
-            filter.as_ref(),
-            a.samples,
-            &mut progress,
-        )?;
-        (collected, Mode::Open, model_path.display().to_string())
+        let model = a.suspect_model.as_ref().expect("clap requires a suspect");
+        let texts = a.watermarked.as_ref().expect("clap requires --watermarked");
+        let options = GgufOptions {
+            threads: a.threads,
+            verbose: a.verbose,
+        };
+        let weights = suspect.insert(suspect_model(model, &options)?);
+        let probe = Probe::Reading {
+            model: weights.as_mut(),
+            texts,
+        };
+        (probe, model.display().to_string())
     };
-    bar.finish_and_clear();
-
-    let settings = TestSettings {
+    let bars = Bars::new(a.json);
+    let examination = Examination {
+        key: &key,
+        tokenizer: &tokenizer,
+        probe,
+        filter: filter.as_ref().map(|f| (f, a.filter_top)),
         suspect: name,
-        mode,
-        supervised: a.training.as_ref().map(|_| a.filter_top),
-        prompt_exclusion: mode == Mode::Closed && !a.no_prompt_exclusion,
         alpha: a.alpha,
         controls: ControlOptions {
             keys: a.controls,
             seed: a.control_seed,
         },
+        samples: a.samples,
     };
-    let bar = counter_bar(a, a.controls as u64, "random keys");
-    let mut investigation = investigate(&key, &collected.tuples, &settings, &|| bar.inc(1));
-    bar.finish_and_clear();
-    investigation.samples = suspect::finish_samples(
-        collected.samples,
-        &collected.tuples,
-        &Watermark::new(&key),
-        &tokenizer,
-    );
+    let investigation = examine(examination, &bars)?;
     let report = Report::new(&key, vec![investigation]);
     if let Some(dir) = &a.report {
-        suspect::write_report(dir, &report)?;
+        tracemark_report::write_report(dir, &report)?;
     }
     if a.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
     } else {
-        print_human(&report.investigations[0], a.no_prompt_exclusion);
+        print_human(&report.investigations[0], a.no_prompt_exclusion)?;
         if let Some(dir) = &a.report {
-            println!("report:   {}", dir.join("report.html").display());
+            outln!("report:   {}", dir.join("report.html").display())?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-fn print_human(inv: &Investigation, no_exclusion: bool) {
+fn print_human(inv: &Investigation, no_exclusion: bool) -> std::io::Result<()> {
     let (t, c, k) = (&inv.test, &inv.counts, &inv.controls);
-    println!("verdict:  {}", inv.finding.verdict.label());
-    println!("          {}", inv.finding.reason);
+    outln!("verdict:  {}", inv.finding.verdict.label())?;
+    outln!("          {}", inv.finding.reason)?;
     let mode = match inv.mode {
         Mode::Closed => "closed model (answers)",
         Mode::Open => "open model (reading mode)",
@@ -142,16 +106,16 @@ fn print_human(inv: &Investigation, no_exclusion: bool) {
         (true, None) => "supervised".to_string(),
         (true, Some(n)) => format!("supervised, top {n} windows"),
     };
-    println!("suspect:  {} — {mode}, {supervised}", inv.suspect);
-    println!(
+    outln!("suspect:  {} — {mode}, {supervised}", inv.suspect)?;
+    outln!(
         "p-value:  {} (log10 p = {:.2}) over {} scored tuples; mean score {:.4} vs {:.4} under H0",
         fmt_p(t.log10_p),
         t.log10_p,
         t.scored,
         t.score,
         t.null_mean
-    );
-    println!(
+    )?;
+    outln!(
         "tuples:   {} documents, {} tokens; skipped: {} prefix, {} prompt windows, {} repeated \
          windows, {} outside the filter, {} duplicates",
         c.documents,
@@ -161,14 +125,14 @@ fn print_human(inv: &Investigation, no_exclusion: bool) {
         c.repeated_window,
         c.not_in_filter,
         c.duplicate
-    );
-    println!(
+    )?;
+    outln!(
         "controls: true key ranks {} of {} (permutation p = {:.3}); random-key p-values: KS p = {:.2}",
         k.rank,
         k.keys + 1,
         k.permutation_p,
         k.ks.p_value
-    );
+    )?;
     let curve: Vec<String> = [0.1, 0.25, 0.5, 1.0]
         .iter()
         .filter_map(|f| {
@@ -179,7 +143,7 @@ fn print_human(inv: &Investigation, no_exclusion: bool) {
         })
         .collect();
     if !curve.is_empty() {
-        println!("curve:    log10 p by scored tuples: {}", curve.join(", "));
+        outln!("curve:    log10 p by scored tuples: {}", curve.join(", "))?;
     }
     if no_exclusion {
         eprintln!(
@@ -187,30 +151,5 @@ fn print_human(inv: &Investigation, no_exclusion: bool) {
              watermarked prompts a clean model looks radioactive"
         );
     }
-}
-
-fn file_len(path: &std::path::Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
-}
-
-fn bytes_bar(a: &RadioactivityArgs) -> ProgressBar {
-    if a.json {
-        return ProgressBar::hidden();
-    }
-    ProgressBar::new(0).with_style(
-        ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} read  {bytes_per_sec}  eta {eta}",
-        )
-        .expect("valid template"),
-    )
-}
-
-fn counter_bar(a: &RadioactivityArgs, len: u64, what: &str) -> ProgressBar {
-    if a.json {
-        return ProgressBar::hidden();
-    }
-    ProgressBar::new(len).with_style(
-        ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}  eta {{eta}}"))
-            .expect("valid template"),
-    )
+    Ok(())
 }

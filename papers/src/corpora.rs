@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
-use tracemark_demo::{
-    CorpusSpec, DemoError, Progress, PromptSet, answer_record, demo_key, teacher_chat,
-};
-use tracemark_embed::SamplingParams;
-use tracemark_runtime::{Chat, LanguageModel, Record};
+use tracemark_demo::{PromptSet, demo_key};
+use tracemark_embed::{Record, SamplingParams};
+use tracemark_workflow::corpus::{CorpusSpec, read_records, teacher_chat};
+use tracemark_workflow::{Chat, Progress, WorkflowError, answer_record};
 
 /// Longest answer, in tokens (Kirchenbauer et al. score T = 200).
 pub const ANSWER_TOKENS: usize = 200;
@@ -129,7 +128,7 @@ pub fn load(
     sources: &Sources,
     settings: &[Setting],
     progress: &dyn Progress,
-) -> Result<Option<Vec<Corpus>>, DemoError> {
+) -> Result<Option<Vec<Corpus>>, WorkflowError> {
     let mut generator = Generator::new(&sources.model, &sources.cache, sources.threads)?;
     let mut out = Vec::new();
     for (i, setting) in settings.iter().enumerate() {
@@ -150,11 +149,8 @@ pub struct Generator {
 
 impl Generator {
     /// Loads the model at `model` with `threads` CPU threads; corpora are cached in `cache`.
-    pub fn new(model: &Path, cache: &Path, threads: usize) -> Result<Self, DemoError> {
-        std::fs::create_dir_all(cache).map_err(|e| DemoError::Dir {
-            path: cache.to_path_buf(),
-            source: e,
-        })?;
+    pub fn new(model: &Path, cache: &Path, threads: usize) -> Result<Self, WorkflowError> {
+        WorkflowError::create_dir(cache)?;
         let (chat, model_id) = teacher_chat(model, threads)?;
         Ok(Self {
             chat,
@@ -169,7 +165,7 @@ impl Generator {
         &mut self,
         setting: &Setting,
         progress: &dyn Progress,
-    ) -> Result<Corpus, DemoError> {
+    ) -> Result<Corpus, WorkflowError> {
         let prompts: Vec<String> = PromptSet::bundled().all()[..setting.prompts()]
             .iter()
             .map(|p| p.prompt.clone())
@@ -183,7 +179,7 @@ impl Generator {
         };
         let path = spec.cache_path(&self.cache, &self.model_id);
         let forced_path = path.with_extension("forced.json");
-        let cached = tracemark_demo::read_records(&path, &prompts).ok();
+        let cached = read_records(&path, &prompts).ok();
         let (records, forced) = match (cached, read_forced(&forced_path, prompts.len())) {
             (Some(records), Some(forced)) => (records, forced),
             (Some(records), None) => {
@@ -196,12 +192,7 @@ impl Generator {
             (None, _) => {
                 progress.stage(&format!("answers: {}", setting.name));
                 let (records, forced) = self.generate(&spec, progress)?;
-                let mut lines = Vec::new();
-                for r in &records {
-                    lines.extend(serde_json::to_vec(r).expect("serializable"));
-                    lines.push(b'\n');
-                }
-                tracemark_io::atomic::write_atomic(&path, &lines, false, true)?;
+                tracemark_io::write_jsonl(&path, &records, true)?;
                 write_json(&forced_path, &forced)?;
                 (records, forced)
             }
@@ -230,7 +221,7 @@ impl Generator {
         &mut self,
         spec: &CorpusSpec<'_>,
         progress: &dyn Progress,
-    ) -> Result<(Vec<Record>, Vec<Forced>), DemoError> {
+    ) -> Result<(Vec<Record>, Vec<Forced>), WorkflowError> {
         progress.start(spec.prompts.len() as u64, "answers");
         let (mut records, mut forced) = (Vec::new(), Vec::new());
         for (index, prompt) in spec.prompts.iter().enumerate() {
@@ -241,9 +232,11 @@ impl Generator {
             };
             records.push(answer_record(
                 &mut self.chat,
-                spec,
+                spec.key,
+                spec.params,
                 index,
                 prompt,
+                spec.max_tokens,
                 Some(&mut observe),
             )?);
             forced.push(f);
@@ -257,7 +250,7 @@ impl Generator {
         &mut self,
         records: &[Record],
         progress: &dyn Progress,
-    ) -> Result<Vec<Forced>, DemoError> {
+    ) -> Result<Vec<Forced>, WorkflowError> {
         progress.start(records.len() as u64, "teacher forcing");
         let mut out = Vec::with_capacity(records.len());
         for r in records {
@@ -268,7 +261,7 @@ impl Generator {
         Ok(out)
     }
 
-    fn force_one(&mut self, r: &Record) -> Result<Forced, DemoError> {
+    fn force_one(&mut self, r: &Record) -> Result<Forced, WorkflowError> {
         if r.token_ids.is_empty() {
             return Ok(Forced::default());
         }
@@ -293,7 +286,7 @@ struct Forced {
     top: Vec<Vec<u32>>,
 }
 
-fn write_json(path: &Path, forced: &[Forced]) -> Result<(), DemoError> {
+fn write_json(path: &Path, forced: &[Forced]) -> Result<(), WorkflowError> {
     let json = serde_json::to_vec(forced).expect("serializable");
     Ok(tracemark_io::atomic::write_atomic(
         path, &json, false, true,

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use tracemark_core::{SeedingKind, WatermarkConfig};
-use tracemark_demo::Progress;
+use tracemark_workflow::Progress;
 use tracemark_detect::calibration::FprEstimate;
 use tracemark_eval::{FPRS, NullRun, Test};
 use tracemark_io::TextTokenizer;

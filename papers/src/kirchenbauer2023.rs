@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 use tracemark_core::{SeedingKind, Watermark};
-use tracemark_demo::Progress;
+use tracemark_workflow::Progress;
 use tracemark_eval::{Attack, FPRS, Point, Rate, copy_paste, stream, tpr_at};
 use tracemark_io::TextTokenizer;
 

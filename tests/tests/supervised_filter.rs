@@ -59,7 +59,7 @@ type Texts = Vec<Vec<u32>>;
 #[test]
 fn supervised_filter_keeps_a_clean_student_calibrated() {
     let tok = TextTokenizer::default_model().unwrap();
-    let specials = tracemark_io::students::student_specials(&tok).unwrap();
+    let specials = tracemark_student::files::student_specials(&tok).unwrap();
     let lines: Vec<String> = include_str!("../../crates/demo/assets/prompts.jsonl")
         .lines()
         .filter(|l| !l.trim().is_empty())

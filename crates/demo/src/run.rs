@@ -2,19 +2,19 @@
 
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
-use tracemark_embed::SamplingParams;
+use tracemark_embed::{Record, SamplingParams};
 use tracemark_io::TextTokenizer;
-use tracemark_radioactivity::{ControlOptions, Investigation, Report};
-use tracemark_runtime::{Chat, Record};
-use tracemark_student::KneserNey;
-
-use crate::corpus::{CorpusSpec, teacher_chat, teacher_corpus};
-use crate::steps::{
-    Probe, Questioning, distil, examine, mix, question, shuffled, supervised_filter, write_records,
+use tracemark_radioactivity::{ControlOptions, DEFAULT_ALPHA, Investigation, Report};
+use tracemark_workflow::corpus::{CorpusSpec, teacher_chat, teacher_corpus};
+use tracemark_workflow::distil::{distil, mix, shuffled};
+use tracemark_workflow::investigate::{
+    Examination, Probe, RANDOM_KEYS, SUPERVISED_CONTEXT, examine, filter_from_texts,
 };
-use crate::{DemoError, Progress, PromptSet, Split};
+use tracemark_workflow::question::{Questioning, question};
+use tracemark_workflow::{Chat, OnlyUnit, PromptFormat, Progress, WorkflowError};
+
+use crate::{PromptSet, Split};
 
 /// How big a demo run is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,10 +108,7 @@ pub fn demo_config(h: usize, delta: f64) -> Result<WatermarkConfig, tracemark_co
 /// The demo key for `seed`. Its secret is derived from the seed, so it is public: a demo key
 /// proves nothing outside the demo.
 pub fn demo_key(seed: u64, config: WatermarkConfig) -> Key {
-    let mut h = Sha256::new();
-    h.update(b"tracemark/demo-key/v1");
-    h.update(seed.to_le_bytes());
-    Key::from_secret(h.finalize().into(), config)
+    Key::derive("tracemark/demo-key/v1", seed, config)
 }
 
 /// One row of the verdict table.
@@ -149,13 +146,14 @@ pub struct DemoOutcome {
 struct Student {
     name: &'static str,
     rho: f64,
-    model: KneserNey,
+    /// The student, answering as it was trained.
+    chat: Chat,
     /// The watermarked answers it was trained on (the supervised filter's corpus).
     watermarked: Vec<usize>,
 }
 
 /// Runs the demo.
-pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome, DemoError> {
+pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome, WorkflowError> {
     let scale = options.scale;
     let prompts = PromptSet::bundled();
     let train: Vec<String> = prompts
@@ -172,14 +170,14 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         .collect();
     let key = demo_key(options.seed, options.config);
     let tokenizer = TextTokenizer::default_model()?;
-    std::fs::create_dir_all(&options.cache).map_err(|e| DemoError::io(&options.cache, e))?;
-    std::fs::create_dir_all(&options.out).map_err(|e| DemoError::io(&options.out, e))?;
+    WorkflowError::create_dir(&options.cache)?;
+    WorkflowError::create_dir(&options.out)?;
 
     // 1. The provider's teacher answers the training prompts, watermarked and not.
     let (mut chat, model_id) = teacher_chat(&options.model, options.threads)?;
     let params = SamplingParams::new(0.8, 0, 0.95, options.seed.wrapping_mul(1_000_003))?;
     let corpus =
-        |key: Option<&Key>, chat: &mut Chat, seed_offset: u64| -> Result<Vec<Record>, DemoError> {
+        |key: Option<&Key>, chat: &mut Chat, seed_offset: u64| -> Result<Vec<Record>, WorkflowError> {
             let spec = CorpusSpec {
                 key,
                 prompts: &train,
@@ -197,7 +195,8 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     progress.stage("1/4 teacher answers the training prompts without it");
     let plain = corpus(None, &mut chat, 500_000)?;
     drop(chat);
-    let marked_path = write_records(&options.out.join("watermarked-answers.jsonl"), &marked)?;
+    let marked_path = options.out.join("watermarked-answers.jsonl");
+    tracemark_io::write_jsonl(&marked_path, &marked, true)?;
 
     // 2. The competitor distils students from harvested answers.
     progress.stage("2/4 distilling students");
@@ -218,10 +217,16 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     for (name, rho, wm) in mixes {
         let mut mask = vec![false; n];
         wm.iter().for_each(|&i| mask[i] = true);
+        let model = distil(&tokenizer, mix(&mask, &marked, &plain))?;
+        let separator = model.specials().separator;
         students.push(Student {
             name,
             rho,
-            model: distil(&tokenizer, mix(&mask, &marked, &plain))?,
+            chat: Chat::new(
+                Box::new(model),
+                tokenizer.clone(),
+                PromptFormat::Appended { separator },
+            ),
             watermarked: wm,
         });
         progress.inc(1);
@@ -249,13 +254,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
                 .wrapping_mul(7_919)
                 .wrapping_add((s * 100_000) as u64),
         };
-        question(
-            &mut student.model,
-            &tokenizer,
-            &questioning,
-            &path,
-            progress,
-        )?;
+        question(&mut student.chat, &questioning, &path, progress)?;
         answer_files.push(path);
     }
     progress.finish();
@@ -279,33 +278,47 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         } else {
             &student.watermarked
         };
-        let seen: Vec<&Record> = filter_docs.iter().map(|&i| &marked[i]).collect();
-        let filter = supervised_filter(&tokenizer, h, &seen)?;
-        for (test, probe) in [
-            ("closed", Probe::Answers(&answer_files[s], None)),
-            (
-                "closed, supervised",
-                Probe::Answers(&answer_files[s], Some(&filter)),
-            ),
-            ("open (reading)", Probe::Reading(&marked_path)),
-        ] {
-            let suspect = format!("{} (ρ = {:.0}%)", student.name, student.rho * 100.0);
-            let inv = examine(
-                &key,
-                &tokenizer,
-                &mut student.model,
+        let seen = filter_docs.iter().map(|&i| marked[i].response.as_str());
+        let filter = filter_from_texts(&tokenizer, SUPERVISED_CONTEXT.max(h), seen)?;
+        for test in ["closed", "closed, supervised", "open (reading)"] {
+            let answers = |filter| {
+                let probe = Probe::Answers {
+                    path: &answer_files[s],
+                    prompts: None,
+                    exclude_prompts: true,
+                };
+                (probe, filter)
+            };
+            let (probe, filter) = match test {
+                "closed" => answers(None),
+                "closed, supervised" => answers(Some((&filter, None))),
+                _ => (
+                    Probe::Reading {
+                        model: student.chat.model(),
+                        texts: &marked_path,
+                    },
+                    None,
+                ),
+            };
+            let examination = Examination {
+                key: &key,
+                tokenizer: &tokenizer,
                 probe,
-                suspect,
+                filter,
+                suspect: format!("{} (ρ = {:.0}%)", student.name, student.rho * 100.0),
+                alpha: DEFAULT_ALPHA,
                 controls,
-                progress,
-            )?;
+                samples: 2,
+            };
+            let keys_only = OnlyUnit::new(progress, RANDOM_KEYS);
+            let inv = examine(examination, &keys_only)?;
             rows.push(row(student, test, &inv));
             investigations.push(inv);
         }
     }
     progress.finish();
     let report = Report::new(&key, investigations);
-    tracemark_io::suspect::write_report(&options.out, &report)?;
+    tracemark_report::write_report(&options.out, &report)?;
     let targets = targets(&rows, &scale);
     Ok(DemoOutcome {
         rows,

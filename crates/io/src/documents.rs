@@ -32,6 +32,15 @@ impl Source {
         }
     }
 
+    /// The size in bytes of a file source (`None` for standard input or an unreadable file),
+    /// for progress bars.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin => None,
+        }
+    }
+
     /// The name used in messages and output.
     pub fn name(&self) -> String {
         match self {

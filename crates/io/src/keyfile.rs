@@ -38,6 +38,29 @@ pub fn read_key(path: &Path) -> Result<Key, IoError> {
     })
 }
 
+/// A warning when other users may read the key file at `path` (any group or other
+/// permission bit, Unix), with the command that fixes it; `None` when it is private.
+pub fn permissions_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} is readable by other users (mode {mode:04o}): anyone who can read it can \
+                 forge or remove the watermark; run chmod 600 {}",
+                path.display(),
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +88,13 @@ mod tests {
         assert_eq!(read_key(&path).unwrap().id(), other.id());
         // No temporary files left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(permissions_warning(&path), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let warning = permissions_warning(&path).unwrap();
+            assert!(warning.contains("mode 0644") && warning.contains("chmod 600"), "{warning}");
+        }
     }
 }

@@ -58,6 +58,14 @@ pub fn cache_dir() -> Result<PathBuf, IoError> {
     )
 }
 
+/// A folder `name` beside the model cache (e.g. `demo` for the demo's cached corpora):
+/// `$TRACEMARK_HOME/NAME`, else `$XDG_CACHE_HOME/tracemark/NAME`, else
+/// `$HOME/.cache/tracemark/NAME`. Not created.
+pub fn cache_subdir(name: &str) -> Result<PathBuf, IoError> {
+    let models = cache_dir()?;
+    Ok(models.parent().unwrap_or(&models).join(name))
+}
+
 pub(crate) fn cache_dir_from(
     tracemark_home: Option<OsString>,
     xdg_cache_home: Option<OsString>,

@@ -68,6 +68,15 @@ impl TextTokenizer {
         })
     }
 
+    /// The tokenizer at `path` ([`load`](Self::load)), or the bundled default when none is
+    /// given.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self, IoError> {
+        match path {
+            Some(p) => Self::load(p),
+            None => Self::default_model(),
+        }
+    }
+
     /// The bundled tokenizer of the default model.
     pub fn default_model() -> Result<Self, IoError> {
         let inner =

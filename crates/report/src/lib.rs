@@ -20,6 +20,30 @@ use std::path::Path;
 use tracemark_io::IoError;
 pub use tracemark_radioactivity::Report;
 
+/// The files a report folder holds.
+pub const REPORT_FILES: [&str; 2] = ["report.json", "report.html"];
+
+/// Checks, before a long test runs, that `dir` can take a report: a folder (or nothing yet),
+/// not holding a report already unless `force`.
+pub fn check_report_dir(dir: &Path, force: bool) -> Result<(), IoError> {
+    let bad = |message: String| IoError::Input {
+        input: dir.display().to_string(),
+        message,
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad(
+            "--report expects a folder (for report.json and report.html), but this is a file"
+                .into(),
+        ));
+    }
+    if !force && REPORT_FILES.iter().any(|f| dir.join(f).exists()) {
+        return Err(bad(
+            "already holds a report (use --force to replace it, or another folder)".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Writes `report.json` and `report.html` into `dir` (created if missing), each atomically:
 /// an interrupted run leaves either the old file or the new one, never half of one.
 pub fn write_report(dir: &Path, report: &Report) -> Result<(), IoError> {
@@ -28,11 +52,34 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), IoError> {
         source: e,
     })?;
     let json = serde_json::to_string_pretty(report).expect("reports serialize");
-    tracemark_io::atomic::write_atomic(&dir.join("report.json"), json.as_bytes(), false, true)?;
+    let [json_file, html_file] = REPORT_FILES;
+    tracemark_io::atomic::write_atomic(&dir.join(json_file), json.as_bytes(), false, true)?;
     tracemark_io::atomic::write_atomic(
-        &dir.join("report.html"),
+        &dir.join(html_file),
         html::render(report).as_bytes(),
         false,
         true,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_folders_are_checked_before_the_test_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("evidence");
+        check_report_dir(&folder, false).unwrap();
+        std::fs::create_dir(&folder).unwrap();
+        check_report_dir(&folder, false).unwrap();
+        std::fs::write(folder.join("report.html"), "old").unwrap();
+        let e = check_report_dir(&folder, false).unwrap_err().to_string();
+        assert!(e.contains("already holds a report") && e.contains("--force"), "{e}");
+        check_report_dir(&folder, true).unwrap();
+        let file = dir.path().join("report.txt");
+        std::fs::write(&file, "x").unwrap();
+        let e = check_report_dir(&file, true).unwrap_err().to_string();
+        assert!(e.contains("expects a folder"), "{e}");
+    }
 }

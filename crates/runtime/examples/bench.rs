@@ -3,8 +3,7 @@
 //! ```text
 //! cargo run --release -p tracemark-runtime --example bench -- [MODEL.gguf] [THREADS] [RUNS] [UBATCH]
 //! ```
-//! The model defaults to `$TRACEMARK_TEST_GGUF`, else the default model (fetched if
-//! needed); threads default to 2, runs to 5 (the median is reported), and the micro-batch
+//! The model defaults to the default model (fetched if needed); threads default to 2, runs to 5 (the median is reported), and the micro-batch
 //! to `LoadOptions::default().n_ubatch`.
 
 use std::path::PathBuf;
@@ -34,12 +33,9 @@ fn time<E: Into<RuntimeError>>(
 
 fn main() -> Result<(), RuntimeError> {
     let mut args = std::env::args().skip(1);
-    let path = match args
-        .next()
-        .or_else(|| std::env::var("TRACEMARK_TEST_GGUF").ok())
-    {
+    let path = match args.next() {
         Some(p) => PathBuf::from(p),
-        None => tracemark_runtime::default_model_path()?,
+        None => tracemark_io::default_model_path().expect("the default model (fetched if needed)"),
     };
     let threads: usize = args.next().map_or(2, |t| t.parse().expect("THREADS"));
     let runs: usize = args.next().map_or(5, |t| t.parse().expect("RUNS"));

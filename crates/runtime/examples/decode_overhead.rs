@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p tracemark-runtime --example decode_overhead -- [MODEL.gguf] [THREADS] [ROUNDS] [TOKENS]
 //! ```
-//! The model defaults to `$TRACEMARK_TEST_GGUF`, else the default model (fetched if needed);
+//! The model defaults to the default model (fetched if needed);
 //! threads default to 2, rounds to 5 and tokens to 128. Sampling is the CLI's default
 //! (temperature 0.7, top-p 0.95).
 //!
@@ -25,10 +25,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
-use tracemark_embed::{Embedder, SamplingParams};
-use tracemark_runtime::{
-    LanguageModel, LlamaModel, LoadOptions, Logits, ModelError, RuntimeError, generate,
-};
+use tracemark_embed::{Embedder, SamplingParams, generate};
+use tracemark_runtime::{LanguageModel, LlamaModel, LoadOptions, Logits, ModelError, RuntimeError};
 
 /// A model whose generations never end early: no token counts as end-of-generation.
 struct NoEog<'a>(&'a mut LlamaModel);
@@ -120,12 +118,9 @@ struct Samples {
 
 fn main() -> Result<(), RuntimeError> {
     let mut args = std::env::args().skip(1);
-    let path = match args
-        .next()
-        .or_else(|| std::env::var("TRACEMARK_TEST_GGUF").ok())
-    {
+    let path = match args.next() {
         Some(p) => PathBuf::from(p),
-        None => tracemark_runtime::default_model_path()?,
+        None => tracemark_io::default_model_path().expect("the default model (fetched if needed)"),
     };
     let threads: usize = args.next().map_or(2, |t| t.parse().expect("THREADS"));
     let rounds: usize = args.next().map_or(5, |t| t.parse().expect("ROUNDS"));

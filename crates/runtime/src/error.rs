@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong loading, running or fetching a model.
+/// Everything that can go wrong loading or running a model.
 ///
 /// Every message is one line and says what to do where there is something to do.
 #[derive(Debug, thiserror::Error)]
@@ -33,51 +33,6 @@ pub enum RuntimeError {
     /// Text too large to tokenize in one call.
     #[error("cannot tokenize: {0}")]
     Tokenize(String),
-
-    /// A file could not be read or written.
-    #[error("{}: {source}", .path.display())]
-    Io {
-        /// File or directory.
-        path: PathBuf,
-        /// Underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// A prompts file or generation output file is malformed.
-    #[error("{0}")]
-    Prompts(String),
-
-    /// A chat template could not be compiled or rendered.
-    #[error("chat template: {0}")]
-    Template(String),
-
-    /// The default model could not be fetched; the message says how to get it by hand.
-    #[error("{0}")]
-    Fetch(String),
-
-    /// A file's SHA-256 or size is not the pinned one.
-    #[error("{}: {what} is {actual}, expected {expected}; refusing to use it", .path.display())]
-    Verify {
-        /// The file checked.
-        path: PathBuf,
-        /// What was checked (`SHA-256`, `size`).
-        what: &'static str,
-        /// Value found.
-        actual: String,
-        /// Pinned value.
-        expected: String,
-    },
-}
-
-impl RuntimeError {
-    /// Shorthand for [`RuntimeError::Io`].
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
-    }
 }
 
 impl From<RuntimeError> for tracemark_model::ModelError {

@@ -21,9 +21,7 @@ fn greedy(model: &mut LlamaModel, prompt: &[u32], n: usize, stop_at_eog: bool) -
 
 #[test]
 fn greedy_chat_answer_is_readable_and_knows_paris() {
-    let Some(mut model) = common::load() else {
-        return;
-    };
+    let mut model = common::load();
     let prompt_text = common::chatml("What is the capital of France?");
     let prompt = model.tokenize(&prompt_text, true).unwrap();
     let out = greedy(&mut model, &prompt, 40, true);
@@ -105,9 +103,7 @@ fn teacher_forcing(model: &mut LlamaModel) -> (usize, f32) {
 
 #[test]
 fn teacher_forcing_agrees_with_greedy() {
-    let Some(path) = common::model_path() else {
-        return;
-    };
+    let path = common::model_path();
     // Micro-batches of 512 use llama.cpp's tiled attention kernel: near-ties may differ.
     let opts = LoadOptions {
         n_ctx: 2048,
@@ -125,9 +121,7 @@ fn teacher_forcing_agrees_with_greedy() {
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn default_options_make_teacher_forcing_exact() {
-    let Some(mut model) = common::load() else {
-        return;
-    };
+    let mut model = common::load();
     let (agree, max_diff) = teacher_forcing(&mut model);
     assert_eq!(agree, 100);
     assert_eq!(max_diff, 0.0);
@@ -148,9 +142,7 @@ fn default_options_make_teacher_forcing_exact() {
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn score_all_chunks_longer_than_n_batch() {
-    let Some(path) = common::model_path() else {
-        return;
-    };
+    let path = common::model_path();
     // n_batch 16 forces several blocks; the result must match one big block.
     let small = LoadOptions {
         n_ctx: 256,
@@ -164,7 +156,7 @@ fn score_all_chunks_longer_than_n_batch() {
     let tokens = chunked.tokenize(&text, false).unwrap();
     assert!(tokens.len() > 40);
     let a = chunked.score_all(&tokens).unwrap();
-    let mut whole = common::load().unwrap();
+    let mut whole = common::load();
     let b = whole.score_all(&tokens).unwrap();
     assert_eq!(a.len(), tokens.len());
     // Both use micro-batches under 64 tokens, so the rows are bit-identical.
@@ -175,9 +167,7 @@ fn score_all_chunks_longer_than_n_batch() {
 
 #[test]
 fn sequence_errors_are_clear() {
-    let Some(path) = common::model_path() else {
-        return;
-    };
+    let path = common::model_path();
     let opts = LoadOptions {
         n_ctx: 256,
         n_threads: 2,
@@ -217,9 +207,7 @@ fn sequence_errors_are_clear() {
 fn observed_logits_are_the_unwatermarked_models() {
     use tracemark_core::{Key, WatermarkConfig};
     use tracemark_embed::{Embedder, SamplingParams};
-    let Some(mut model) = common::load() else {
-        return;
-    };
+    let mut model = common::load();
     let prompt = model
         .tokenize(&common::chatml("Name three rivers."), true)
         .unwrap();
@@ -227,7 +215,7 @@ fn observed_logits_are_the_unwatermarked_models() {
     let mut embedder = Embedder::new(Some(&key), SamplingParams::new(0.7, 0, 0.95, 5).unwrap());
     let mut seen: Vec<(Vec<f32>, u32)> = Vec::new();
     let mut observe = |raw: &[f32], t: u32| seen.push((raw.to_vec(), t));
-    let g = tracemark_runtime::generate_observed(
+    let g = tracemark_embed::generate_observed(
         &mut model,
         &mut embedder,
         &prompt,

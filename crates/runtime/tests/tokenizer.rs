@@ -129,7 +129,7 @@ fn whitespace_runs() -> String {
 fn own_sources() -> String {
     [
         include_str!("../src/llama.rs"),
-        include_str!("../src/fetch.rs"),
+        include_str!("../../io/src/models.rs"),
         include_str!("../../model/src/lib.rs"),
     ]
     .concat()
@@ -186,10 +186,8 @@ fn assert_same(what: &str, llama: &LlamaModel, expected: &[u32], got: &[u32]) {
 
 #[test]
 fn pure_rust_tokenizer_matches_llama_cpp() {
-    let Some(path) = common::model_path() else {
-        return;
-    };
-    let llama = common::load().unwrap();
+    let path = common::model_path();
+    let llama = common::load();
     let meta = GgufMetadata::read(&path).unwrap();
     let tok = tokenizer_from_gguf(&meta).unwrap();
     let encode = |s: &str| tok.encode(s, false).unwrap().get_ids().to_vec();
@@ -247,10 +245,8 @@ fn pure_rust_tokenizer_matches_llama_cpp() {
 
 #[test]
 fn special_tokens_match_with_parse_special() {
-    let Some(path) = common::model_path() else {
-        return;
-    };
-    let llama = common::load().unwrap();
+    let path = common::model_path();
+    let llama = common::load();
     let meta = GgufMetadata::read(&path).unwrap();
     let tok = tokenizer_from_gguf(&meta).unwrap();
 

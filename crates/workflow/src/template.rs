@@ -4,7 +4,7 @@
 use minijinja::{Environment, context};
 use serde::Serialize;
 
-use crate::RuntimeError;
+use crate::WorkflowError;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,16 +26,16 @@ const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['r
 
 impl ChatTemplate {
     /// Compiles `source` (None: plain ChatML).
-    pub fn new(source: Option<&str>) -> Result<Self, RuntimeError> {
+    pub fn new(source: Option<&str>) -> Result<Self, WorkflowError> {
         let mut env = Environment::new();
         env.add_template_owned("chat", source.unwrap_or(CHATML).to_string())
-            .map_err(|e| RuntimeError::Template(e.to_string()))?;
+            .map_err(|e| WorkflowError::Template(e.to_string()))?;
         Ok(Self { env })
     }
 
     /// The prompt text for a user message, with an optional system message, ending where
     /// the assistant's answer starts.
-    pub fn render(&self, system: Option<&str>, user: &str) -> Result<String, RuntimeError> {
+    pub fn render(&self, system: Option<&str>, user: &str) -> Result<String, WorkflowError> {
         let mut messages = Vec::new();
         if let Some(s) = system {
             messages.push(Message {
@@ -50,9 +50,9 @@ impl ChatTemplate {
         let template = self
             .env
             .get_template("chat")
-            .map_err(|e| RuntimeError::Template(e.to_string()))?;
+            .map_err(|e| WorkflowError::Template(e.to_string()))?;
         template
             .render(context! { messages => messages, add_generation_prompt => true, bos_token => "", eos_token => "" })
-            .map_err(|e| RuntimeError::Template(e.to_string()))
+            .map_err(|e| WorkflowError::Template(e.to_string()))
     }
 }

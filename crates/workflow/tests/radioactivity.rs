@@ -17,7 +17,6 @@ use tracemark_embed::{Embedder, SamplingParams};
 use tracemark_radioactivity::{
     ControlOptions, Mode, TestSettings, TupleSet, Verdict, investigate, read_with_model,
 };
-use tracemark_runtime::Chat;
 
 const KEYS: usize = 20;
 
@@ -42,8 +41,7 @@ fn settings(mode: Mode, prompt_exclusion: bool) -> TestSettings {
 
 #[test]
 fn the_clean_default_model_is_not_radioactive_and_prompt_exclusion_matters() {
-    let Some(model) = common::load() else { return };
-    let mut chat = Chat::new(model, None).unwrap();
+    let mut chat = common::chat();
     let config = WatermarkConfig::default();
     let h = config.seeding.lookback();
     let params = SamplingParams::new(0.7, 0, 0.95, 0).unwrap();
@@ -67,7 +65,7 @@ fn the_clean_default_model_is_not_radioactive_and_prompt_exclusion_matters() {
         let answer = chat.answer(&mut clean, &question, 90, |_| {}).unwrap();
 
         let mut windows = WindowSet::new(h);
-        windows.extend_from(&chat.model().tokenize(&question, false).unwrap());
+        windows.extend_from(&chat.tokenizer().encode_ids(&question).unwrap());
         let (mut on, mut off) = (TupleSet::new(h), TupleSet::new(h));
         on.add_answer(&answer.generation.ids, Some(&windows), None);
         off.add_answer(&answer.generation.ids, None, None);

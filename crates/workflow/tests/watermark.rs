@@ -9,7 +9,8 @@ use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, Watermark,
 use tracemark_detect::{DetectOptions, Detector};
 use tracemark_embed::{DEFAULT_SELFHASH_CANDIDATES, Embedder, KgwBias, SamplingParams};
 use tracemark_io::TextTokenizer;
-use tracemark_runtime::{Answer, Chat, LanguageModel, Logits};
+use tracemark_model::{LanguageModel, Logits};
+use tracemark_workflow::Answer;
 
 /// Sampling settings of every answer (the CLI's defaults).
 const TEMPERATURE: f32 = 0.7;
@@ -98,12 +99,8 @@ fn kgw(kind: SeedingKind, h: usize) -> WatermarkConfig {
 
 #[test]
 fn watermarked_answers_are_detected_from_text_and_plain_ones_are_not() {
-    let Some(path) = common::model_path() else {
-        return;
-    };
-    let Some(model) = common::load() else { return };
-    let tokenizer = TextTokenizer::load(&path).unwrap();
-    let mut chat = Chat::new(model, None).unwrap();
+    let tokenizer = TextTokenizer::load(&common::model_path()).unwrap();
+    let mut chat = common::chat();
     let configs = [
         kgw(SeedingKind::LeftHash, 1),
         kgw(SeedingKind::SelfHash, 3),

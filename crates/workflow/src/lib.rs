@@ -1,0 +1,41 @@
+//! The workflows of tracemark, one layer above the libraries and below every front end: the
+//! `tracemark` command, the demo, the paper reproductions and the server all call these
+//! functions, so they do the same thing the same way.
+//!
+//! - **Answer** prompts with any model ([`Chat`]: a GGUF model through its chat template, or
+//!   a student through its training format), one at a time or as a resumable batch that
+//!   refuses to mix runs ([`batch`]), or as a teacher corpus cached by content ([`corpus`]).
+//! - **Distil** a student from harvested answers ([`distil`]).
+//! - **Question** a suspect with held-out prompts ([`question`]).
+//! - **Investigate** a suspect: one radioactivity test with random-key controls and report
+//!   samples ([`investigate`]).
+//!
+//! Long jobs report through [`Progress`]; every failure is a [`WorkflowError`].
+//!
+//! # Why llama.cpp is a feature here
+//! Only opening a GGUF model needs llama.cpp ([`models`]); with the `llama` feature off, that
+//! one step fails with an error naming the feature, and everything else (students,
+//! detection, closed tests, reading mode on student files) builds with cargo alone.
+
+#![deny(missing_docs)]
+
+pub mod batch;
+pub mod chat;
+pub mod corpus;
+pub mod distil;
+mod error;
+pub mod investigate;
+pub mod models;
+mod progress;
+pub mod question;
+mod template;
+
+pub use batch::{Batch, BatchSummary, answer_record, run_batch};
+pub use chat::{Answer, Chat, PromptFormat};
+pub use error::WorkflowError;
+pub use models::GgufOptions;
+pub use progress::{Bars, OnlyUnit, Progress, Quiet};
+pub use template::{ChatTemplate, Message};
+
+/// Whether this build runs GGUF models (the `llama` feature).
+pub const HAS_LLAMA: bool = cfg!(feature = "llama");
