@@ -30,7 +30,7 @@ pub fn run(a: &DistillArgs) -> Result<ExitCode> {
     let tokenizer = TextTokenizer::load_or_default(a.tokenizer.as_deref())?;
     let source = Source::parse(&a.train);
     let bars = Bars::new(a.json);
-    bars.start(source.len().unwrap_or(0), "bytes");
+    bars.start(source.size().unwrap_or(0), "bytes");
     let started = Instant::now();
     let mut last = 0;
     let student = train_student(&tokenizer, &source, a.order, |bytes| {

@@ -1,6 +1,7 @@
-//! A small SVG line chart: categories on x, a logarithmic y axis, one line per series.
+//! A small SVG line chart: categories on x, a logarithmic y axis, one line per series, drawn
+//! with the report's [`Canvas`].
 
-use std::fmt::Write;
+use tracemark_report::svg::{Canvas, Frame, GRID, MUTED, SERIES};
 
 /// One line of a chart.
 #[derive(Debug, Clone)]
@@ -17,12 +18,9 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 170.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
-const COLORS: [&str; 6] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
-];
 
-/// Renders the chart. `floor` is the smallest y shown (the log axis cannot reach 0); a
-/// dashed line marks `threshold` when given.
+/// Renders the chart as a standalone SVG file. `floor` is the smallest y shown (the log
+/// axis cannot reach 0); a dashed line marks `threshold` when given.
 pub fn line_chart(
     title: &str,
     x_label: &str,
@@ -37,108 +35,58 @@ pub fn line_chart(
         .flat_map(|s| s.values.iter().copied())
         .fold(floor * 10.0, f64::max);
     let (lo, hi) = (floor.log10().floor(), max.log10().ceil());
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
+    let (plot_w, plot_h) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let (right, bottom) = (LEFT + plot_w, TOP + plot_h);
     let x = |i: usize| LEFT + plot_w * (i as f64 + 0.5) / categories.len().max(1) as f64;
     let y = |v: f64| TOP + plot_h * (1.0 - (v.max(floor).log10() - lo) / (hi - lo));
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = write!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = write!(
-        svg,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">{}</text>"#,
-        LEFT + plot_w / 2.0,
-        escape(title)
-    );
-    // Axes, decade grid lines and labels.
+    let mut svg = Canvas::standalone(W, H, title);
+    svg.text(LEFT + plot_w / 2.0, 22.0, "middle", r#" font-size="14""#, title);
+    // Decade grid lines and labels, the categories, the axes.
     let mut decade = lo;
     while decade <= hi {
         let yy = y(10f64.powf(decade));
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">1e{decade}</text>"##,
-            LEFT + plot_w,
-            LEFT - 6.0,
-            yy + 4.0
-        );
+        svg.line((LEFT, yy), (right, yy), &format!(r#"stroke="{GRID}""#));
+        svg.text(LEFT - 6.0, yy + 4.0, "end", "", &format!("1e{decade}"));
         decade += 1.0;
     }
     for (i, c) in categories.iter().enumerate() {
-        let _ = write!(
-            svg,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            x(i),
-            TOP + plot_h + 18.0,
-            escape(c)
-        );
+        svg.text(x(i), bottom + 18.0, "middle", "", c);
     }
-    let _ = write!(
-        svg,
-        r#"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>"#
-    );
-    let _ = write!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-        LEFT + plot_w / 2.0,
-        H - 14.0,
-        escape(x_label)
-    );
-    let _ = write!(
-        svg,
-        r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        TOP + plot_h / 2.0,
-        escape(y_label)
-    );
+    svg.frame(&Frame {
+        left: LEFT,
+        right,
+        top: TOP,
+        bottom,
+        x_title: x_label,
+        y_title: y_label,
+    });
     if let Some((t, label)) = threshold {
         let yy = y(t);
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#888" stroke-dasharray="5,4"/><text x="{}" y="{:.1}" fill="#666">{}</text>"##,
-            LEFT + plot_w,
-            LEFT + 4.0,
-            yy - 4.0,
-            escape(label)
-        );
+        let style = format!(r#"stroke="{MUTED}" stroke-dasharray="5 4""#);
+        svg.line((LEFT, yy), (right, yy), &style);
+        svg.text(LEFT + 4.0, yy - 4.0, "start", &format!(r#" fill="{MUTED}""#), label);
     }
     for (k, s) in series.iter().enumerate() {
-        let color = COLORS[k % COLORS.len()];
-        let points: Vec<String> = s
+        let color = SERIES[k % SERIES.len()];
+        let points: Vec<(f64, f64)> = s
             .values
             .iter()
             .enumerate()
-            .map(|(i, &v)| format!("{:.1},{:.1}", x(i), y(v)))
+            .map(|(i, &v)| (x(i), y(v)))
             .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
-            points.join(" ")
-        );
-        for p in &points {
-            let (px, py) = p.split_once(',').expect("formatted as x,y");
-            let _ = write!(svg, r#"<circle cx="{px}" cy="{py}" r="3" fill="{color}"/>"#);
+        let style = format!(r#"fill="none" stroke="{color}" stroke-width="2""#);
+        svg.polyline(&points, &style);
+        for &p in &points {
+            svg.circle(p, 3.0, color);
         }
-        let ly = TOP + 10.0 + 20.0 * k as f64;
-        let lx = LEFT + plot_w + 12.0;
-        let _ = write!(
-            svg,
-            r#"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="2"/><text x="{}" y="{}">{}</text>"#,
-            lx + 18.0,
-            lx + 24.0,
-            ly + 4.0,
-            escape(&s.name)
-        );
+        let (lx, ly) = (right + 12.0, TOP + 10.0 + 20.0 * k as f64);
+        let style = format!(r#"stroke="{color}" stroke-width="2""#);
+        svg.line((lx, ly), (lx + 18.0, ly), &style);
+        svg.text(lx + 24.0, ly + 4.0, "start", "", &s.name);
     }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut out = svg.finish();
+    out.push('\n');
+    out
 }
 
 #[cfg(test)]

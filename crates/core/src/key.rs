@@ -95,6 +95,13 @@ impl Key {
         Self::from_secret(h.finalize().into(), config)
     }
 
+    /// Random key number `index` of the reproducible stream `seed`: [`Key::derive`] with the
+    /// label `tracemark/random-key/v1/{seed}`. Random-key controls and null runs over many
+    /// keys draw their keys here, so the same seed gives the same keys everywhere.
+    pub fn random(seed: u64, index: u64, config: WatermarkConfig) -> Self {
+        Self::derive(&format!("tracemark/random-key/v1/{seed}"), index, config)
+    }
+
     /// The public fingerprint; safe to print.
     pub fn id(&self) -> &KeyId {
         &self.id

@@ -188,7 +188,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
             if options.fresh {
                 let _ = std::fs::remove_file(&path);
             }
-            Ok(teacher_corpus(chat, &spec, &path, progress)?)
+            teacher_corpus(chat, &spec, &path, progress)
         };
     progress.stage("1/4 teacher answers the training prompts with the watermark");
     let marked = corpus(Some(&key), &mut chat, 0)?;

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 mod embedder;
+#[allow(unsafe_code)] // AVX2 intrinsics behind runtime feature detection.
 mod fastmath;
 mod generate;
 mod gumbel;

@@ -160,10 +160,7 @@ fn trial(config: &WatermarkConfig, tally: &Tally) -> NullTrial {
 /// Random key `index` of the stream `seed`, for `config`: reproducible, and independent
 /// across indices.
 pub fn random_key(config: WatermarkConfig, seed: u64, index: u64) -> Key {
-    use rand_core::Rng;
-    let mut secret = [0u8; 32];
-    crate::stream(seed, "random-key", index).fill_bytes(&mut secret);
-    Key::from_secret(secret, config)
+    Key::random(seed, index, config)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ impl Source {
 
     /// The size in bytes of a file source (`None` for standard input or an unreadable file),
     /// for progress bars.
-    pub fn len(&self) -> Option<u64> {
+    pub fn size(&self) -> Option<u64> {
         match self {
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
             Source::Stdin => None,

@@ -8,8 +8,6 @@
 //!   uniform; if the random keys find "signal" too, the independence assumption behind the
 //!   analytic p-value fails here and the verdict says so.
 
-use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
 use tracemark_core::{Key, Watermark};
@@ -60,17 +58,11 @@ pub struct Controls {
 
 /// The random keys for `options`, with `true_key`'s configuration, skipping the true key.
 pub fn control_keys(true_key: &Key, options: &ControlOptions) -> Vec<Key> {
-    let mut rng = ChaCha20Rng::seed_from_u64(options.seed);
-    let mut keys = Vec::with_capacity(options.keys);
-    while keys.len() < options.keys {
-        let mut secret = [0u8; 32];
-        rng.fill_bytes(&mut secret);
-        let key = Key::from_secret(secret, *true_key.config());
-        if key.id() != true_key.id() {
-            keys.push(key);
-        }
-    }
-    keys
+    (0u64..)
+        .map(|i| Key::random(options.seed, i, *true_key.config()))
+        .filter(|key| key.id() != true_key.id())
+        .take(options.keys)
+        .collect()
 }
 
 /// Runs the test under every random key, in parallel, and ranks the true key's `log10_p`.

@@ -15,7 +15,7 @@ use tracemark_radioactivity::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
 use tracemark_radioactivity::{Investigation, Mode, Report, Verdict, fmt_p};
 
 pub(crate) use crate::markup::{escape, thousands};
-use crate::svg;
+use crate::charts;
 
 /// Appends formatted text to a `String` (which cannot fail).
 macro_rules! w {
@@ -307,7 +307,7 @@ fn investigation(out: &mut String, report: &Report, i: usize, inv: &Investigatio
         mode_text(inv.mode),
         escape(&supervised_text(inv)),
         if inv.prompt_exclusion { "on" } else { "off" },
-        svg::alpha_text(inv.alpha),
+        charts::alpha_text(inv.alpha),
     );
     banner(out, inv, false);
 
@@ -371,8 +371,8 @@ fn investigation(out: &mut String, report: &Report, i: usize, inv: &Investigatio
          the lower, the stronger the evidence. Below the dashed red line (α = {}) the result is \
          significant.</p><p>Evidence from a model trained on watermarked text keeps falling as \
          more text is scored; a clean model's line wanders near the top.</p>{}</div></div>\n",
-        svg::curve_plot(inv),
-        svg::alpha_text(inv.alpha),
+        charts::curve_plot(inv),
+        charts::alpha_text(inv.alpha),
         if inv.controls.keys == 0 {
             String::new()
         } else {
@@ -405,7 +405,7 @@ fn controls(out: &mut String, inv: &Investigation) {
         out,
         "<h3>Calibration: the same test under {} random keys</h3><div class=\"fig\">{}<div class=\"explain\">",
         c.keys,
-        svg::histogram(inv)
+        charts::histogram(inv)
     );
     if c.keys == 0 {
         out.push_str(

@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+mod charts;
 pub mod html;
 pub mod markup;
 pub mod svg;

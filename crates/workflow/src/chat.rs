@@ -20,7 +20,7 @@ pub enum PromptFormat {
     /// special-token texts (`<|im_start|>`) as their ids.
     Template {
         /// The compiled template.
-        template: ChatTemplate,
+        template: Box<ChatTemplate>,
         /// Replaces the template's default system prompt.
         system: Option<String>,
     },

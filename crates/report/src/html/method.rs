@@ -7,7 +7,7 @@ use super::{escape, mode_text, supervised_text, thousands};
 use tracemark_radioactivity::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
 use tracemark_radioactivity::{Mode, Report};
 
-use crate::svg::alpha_text;
+use crate::charts::alpha_text;
 
 /// Writes the method section.
 pub(super) fn methodology(out: &mut String, report: &Report) {

@@ -1,8 +1,6 @@
-//! Checks against the real SmolLM2-135M-Instruct GGUF (path in `TRACEMARK_TEST_GGUF`).
-//!
-//! Without the variable the test is skipped, except under CI (`CI` set), where it fails.
+//! `tracemark-gguf` against the real SmolLM2-135M-Instruct GGUF, the default model (fetched
+//! on first use, as `tracemark demo` fetches it).
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use tokenizers::Tokenizer;
@@ -27,24 +25,15 @@ struct Model {
     tokenizer: Tokenizer,
 }
 
-/// The model, loaded once; `None` when the test should be skipped.
-fn model() -> Option<&'static Model> {
-    static MODEL: OnceLock<Option<Model>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            let Some(path) = std::env::var_os("TRACEMARK_TEST_GGUF") else {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "TRACEMARK_TEST_GGUF must point to SmolLM2-135M-Instruct.Q4_1.gguf in CI"
-                );
-                println!("skipping: TRACEMARK_TEST_GGUF not set");
-                return None;
-            };
-            let meta = GgufMetadata::read(&PathBuf::from(path)).expect("read GGUF");
-            let tokenizer = tokenizer_from_gguf(&meta).expect("build tokenizer");
-            Some(Model { meta, tokenizer })
-        })
-        .as_ref()
+/// The model's metadata and tokenizer, loaded once.
+fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = tracemark_io::default_model_path().expect("the default model");
+        let meta = GgufMetadata::read(&path).expect("read GGUF");
+        let tokenizer = tokenizer_from_gguf(&meta).expect("build tokenizer");
+        Model { meta, tokenizer }
+    })
 }
 
 fn ids(tokenizer: &Tokenizer, text: &str) -> Vec<u32> {
@@ -57,7 +46,7 @@ fn ids(tokenizer: &Tokenizer, text: &str) -> Vec<u32> {
 
 #[test]
 fn summary_facts() {
-    let Some(m) = model() else { return };
+    let m = model();
     let s = m.meta.summary();
     assert_eq!(s.architecture.as_deref(), Some("llama"));
     assert_eq!(s.tokenizer_model.as_deref(), Some("gpt2"));
@@ -89,7 +78,7 @@ fn summary_facts() {
 
 #[test]
 fn special_tokens_are_single_ids() {
-    let Some(m) = model() else { return };
+    let m = model();
     let t = &m.tokenizer;
     assert_eq!(ids(t, "<|im_start|>"), vec![1]);
     assert_eq!(ids(t, "<|im_end|>"), vec![2]);
@@ -105,7 +94,7 @@ fn special_tokens_are_single_ids() {
 
 #[test]
 fn digits_are_split_one_per_token() {
-    let Some(m) = model() else { return };
+    let m = model();
     let t = &m.tokenizer;
     assert_eq!(ids(t, "12345").len(), 5);
     for (text, digits) in [("12345 3.14159", 11), ("year 2024", 4)] {
@@ -123,7 +112,7 @@ fn digits_are_split_one_per_token() {
 #[test]
 fn known_ids() {
     // Ids of the SmolLM tokenizer (shared by SmolLM2) for a few strings.
-    let Some(m) = model() else { return };
+    let m = model();
     let t = &m.tokenizer;
     assert_eq!(ids(t, "Hello, we can use"), [19556, 28, 392, 416, 722]);
     assert_eq!(
@@ -136,7 +125,7 @@ fn known_ids() {
 
 #[test]
 fn decode_inverts_encode() {
-    let Some(m) = model() else { return };
+    let m = model();
     let t = &m.tokenizer;
     for text in TRICKY {
         let ids = ids(t, text);
@@ -147,7 +136,7 @@ fn decode_inverts_encode() {
 
 #[test]
 fn saved_json_tokenizes_identically() {
-    let Some(m) = model() else { return };
+    let m = model();
     let path = std::env::temp_dir().join(format!("tracemark-gguf-{}.json", std::process::id()));
     m.tokenizer.save(&path, false).expect("save");
     let reloaded = Tokenizer::from_file(&path).expect("reload");
