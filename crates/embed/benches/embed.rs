@@ -1,6 +1,9 @@
 //! Per-decode-step cost at V = 49,152 with Gaussian logits (sd 3), temperature 0.7, top-p 0.95.
 //!
-//! Run: `cargo bench -p tracemark-embed -- --warm-up-time 1 --measurement-time 3`
+//! Each case also runs through the frozen pre-optimisation step (`tests/reference/`) in the
+//! group `next_token_v49152_reference`, so one run measures before and after side by side.
+//!
+//! Run: `cargo bench -p tracemark-embed --bench embed -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
@@ -9,6 +12,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, Watermark, WatermarkConfig};
 use tracemark_embed::{Embedder, Sampler, SamplingParams};
+
+#[path = "../tests/reference/mod.rs"]
+mod reference;
 
 const V: usize = 49_152;
 
@@ -68,6 +74,22 @@ fn bench_steps(c: &mut Criterion) {
     let mut buf = vec![0.0f32; V];
     for (name, key) in &cases {
         let mut embedder = Embedder::new(key.as_ref(), params);
+        let mut step = 0u32;
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                step = step.wrapping_add(1);
+                buf.copy_from_slice(&tables[step as usize % tables.len()]);
+                let context = [step, step ^ 7, step.wrapping_mul(3), step];
+                black_box(embedder.next_token(&context, &mut buf))
+            })
+        });
+    }
+    group.finish();
+
+    // The same steps through the frozen reference implementation.
+    let mut group = c.benchmark_group("next_token_v49152_reference");
+    for (name, key) in &cases {
+        let mut embedder = reference::RefEmbedder::new(key.as_ref().map(Watermark::new), params);
         let mut step = 0u32;
         group.bench_function(*name, |b| {
             b.iter(|| {
