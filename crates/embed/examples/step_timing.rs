@@ -58,7 +58,10 @@ impl Tally {
     fn report(&self) -> String {
         let best = self.best.unwrap_or_default();
         let cpu = self.cpu_ns as f64 / 1e3 / f64::from(self.steps.max(1));
-        format!("fastest {:>7.1} µs, mean CPU {cpu:>6.1} µs", best.as_secs_f64() * 1e6)
+        format!(
+            "fastest {:>7.1} µs, mean CPU {cpu:>6.1} µs",
+            best.as_secs_f64() * 1e6
+        )
     }
 }
 
@@ -114,8 +117,7 @@ fn main() {
     let (mut buf, mut ref_buf) = (vec![0.0f32; V], vec![0.0f32; V]);
     for (name, key) in &cases {
         let mut embedder = Embedder::new(key.as_ref(), params);
-        let mut reference =
-            reference::RefEmbedder::new(key.as_ref().map(Watermark::new), params);
+        let mut reference = reference::RefEmbedder::new(key.as_ref().map(Watermark::new), params);
         let (mut i, mut j) = (0u32, 0u32);
         let (mut tokens, mut ref_tokens) = (Vec::new(), Vec::new());
         time(
@@ -139,6 +141,9 @@ fn main() {
                 }
             },
         );
-        assert_eq!(tokens, ref_tokens, "{name}: the reference picked other tokens");
+        assert_eq!(
+            tokens, ref_tokens,
+            "{name}: the reference picked other tokens"
+        );
     }
 }

@@ -10,11 +10,6 @@ use tracemark_core::prf::ln_uniform;
 
 use crate::sampling::{Sampler, argmax};
 
-/// A kept set larger than V / `FILL_RATIO` reads all V words in one sequential pass; a smaller
-/// one reads each word by random access, which computes a 4-block (64-word) ChaCha20 batch.
-/// The pass costs V/64 batches, so random access wins below about V/64 tokens.
-const FILL_RATIO: usize = 64;
-
 /// 2⁻³², as f64.
 const TWO_POW_NEG_32: f64 = 1.0 / 4_294_967_296.0;
 
@@ -49,24 +44,19 @@ pub fn gumbel_choose(
         return sampler.sample(logits);
     };
     let filter = &mut sampler.filter;
-    filter.run(logits, &params);
+    filter.run(logits, &params, None);
     let kept = &filter.kept;
     let mut best = Best {
         score: f64::NEG_INFINITY,
         token: u32::MAX,
     };
     match wm.step_seed(window) {
-        Some(seed) if kept.len() > logits.len() / FILL_RATIO => {
-            let words = &mut filter.words;
-            words.resize(logits.len(), 0);
-            seed.fill(words);
-            for &(token, p) in kept {
-                best.offer(words[token as usize], p, token);
-            }
-        }
         Some(seed) => {
+            // Only the keystream blocks holding kept tokens are computed.
+            let words = &mut filter.words;
+            words.compute(&seed, logits.len(), kept.iter().map(|&(token, _)| token));
             for &(token, p) in kept {
-                best.offer(seed.word(token), p, token);
+                best.offer(words.word(token), p, token);
             }
         }
         None => {

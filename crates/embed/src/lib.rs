@@ -23,6 +23,7 @@
 mod embedder;
 mod fastmath;
 mod gumbel;
+mod keystream;
 mod kgw;
 mod sampling;
 

@@ -22,6 +22,7 @@ use crate::EmbedError;
 use crate::fastmath::{
     BLOCK, Blocks, collect_band, exp_blocks, exp_scale, max, max_small, prob_key, scaled_exp,
 };
+use crate::keystream::BlockWords;
 
 /// Sampling settings: temperature, then top-k, then top-p, then a categorical draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,7 +125,11 @@ impl Default for SamplingParams {
 /// If `logits` is empty.
 pub fn argmax(logits: &[f32]) -> u32 {
     assert!(!logits.is_empty(), "logits must not be empty");
-    let m = max(logits);
+    argmax_given_max(logits, max(logits))
+}
+
+/// [`argmax`] when `m = max(logits)` is known.
+fn argmax_given_max(logits: &[f32], m: f32) -> u32 {
     if m == f32::NEG_INFINITY {
         return 0;
     }
@@ -145,7 +150,7 @@ pub fn argmax(logits: &[f32]) -> u32 {
 /// # Panics
 /// If `logits` is empty or longer than `u32::MAX`.
 pub fn filtered_distribution(logits: &[f32], params: &SamplingParams) -> Vec<(u32, f64)> {
-    Filter::default().run(logits, params).to_vec()
+    Filter::default().run(logits, params, None).to_vec()
 }
 
 /// A seeded sampler with reusable buffers, so a decode step does not allocate.
@@ -178,11 +183,17 @@ impl Sampler {
     /// # Panics
     /// If `logits` is empty or longer than `u32::MAX`.
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
+        self.sample_given_max(logits, None)
+    }
+
+    /// [`Sampler::sample`], given `max(logits)` (NaN ignored) if the caller has it.
+    pub(crate) fn sample_given_max(&mut self, logits: &[f32], m: Option<f32>) -> u32 {
         if self.params.is_greedy() {
-            return argmax(logits);
+            check(logits);
+            return argmax_given_max(logits, m.unwrap_or_else(|| max(logits)));
         }
         let r = self.uniform();
-        self.filter.sample(logits, &self.params, r)
+        self.filter.sample(logits, &self.params, r, m)
     }
 
     /// A uniform draw in [0, 1) with 53 random bits.
@@ -229,19 +240,25 @@ pub(crate) struct Filter {
     sanitized: Vec<f32>,
     /// The kept pairs of the last [`Filter::run`].
     pub(crate) kept: Vec<(u32, f64)>,
-    /// PRF words of a whole vocabulary, for the Gumbel step.
-    pub(crate) words: Vec<u32>,
+    /// PRF words of the kept tokens, for the Gumbel step.
+    pub(crate) words: BlockWords,
 }
 
 impl Filter {
     /// The token at cumulative mass `r ∈ [0, 1)` of the filtered distribution. Without top-k
     /// and top-p it walks the block sums instead of listing all V kept tokens.
-    pub(crate) fn sample(&mut self, logits: &[f32], params: &SamplingParams, r: f64) -> u32 {
+    pub(crate) fn sample(
+        &mut self,
+        logits: &[f32],
+        params: &SamplingParams,
+        r: f64,
+        m: Option<f32>,
+    ) -> u32 {
         check(logits);
         let unfiltered = params.top_p >= 1.0 && (params.top_k == 0 || params.top_k >= logits.len());
-        let m = max(logits);
+        let m = m.unwrap_or_else(|| max(logits));
         if !unfiltered || !m.is_finite() {
-            return categorical(self.run(logits, params), r);
+            return categorical(self.run(logits, params, Some(m)), r);
         }
         let scale = exp_scale(1.0 / params.temperature);
         self.probs.resize(logits.len(), 0.0);
@@ -265,13 +282,19 @@ impl Filter {
         last_nonzero(&self.probs) as u32 // r · total rounded up to total
     }
 
-    /// The kept (token, probability) pairs; see [`filtered_distribution`].
-    pub(crate) fn run(&mut self, logits: &[f32], params: &SamplingParams) -> &[(u32, f64)] {
+    /// The kept (token, probability) pairs; see [`filtered_distribution`]. `m` is
+    /// `max(logits)` if the caller has it.
+    pub(crate) fn run(
+        &mut self,
+        logits: &[f32],
+        params: &SamplingParams,
+        m: Option<f32>,
+    ) -> &[(u32, f64)] {
         check(logits);
         self.kept.clear();
-        let m = max(logits);
+        let m = m.unwrap_or_else(|| max(logits));
         if params.is_greedy() || m == f32::NEG_INFINITY {
-            self.kept.push((argmax(logits), 1.0));
+            self.kept.push((argmax_given_max(logits, m), 1.0));
             return &self.kept;
         }
         if m == f32::INFINITY {
@@ -283,7 +306,7 @@ impl Filter {
                     .iter()
                     .map(|&x| if x == m { 0.0 } else { f32::NEG_INFINITY }),
             );
-            self.run(&sanitized, params);
+            self.run(&sanitized, params, None);
             self.sanitized = sanitized;
             return &self.kept;
         }

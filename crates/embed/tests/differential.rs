@@ -68,7 +68,8 @@ impl Gen {
             3 => {
                 for _ in 0..1 + self.below(20) {
                     let i = self.below(v);
-                    x[i] = [f32::MAX, f32::MIN, 1e30, -1e30, f32::NEG_INFINITY, 1e-38][self.below(6)];
+                    x[i] =
+                        [f32::MAX, f32::MIN, 1e30, -1e30, f32::NEG_INFINITY, 1e-38][self.below(6)];
                 }
                 if self.below(4) == 0 {
                     let i = self.below(v);
@@ -114,7 +115,11 @@ impl Gen {
                     let i = self.below(v);
                     x[i] = f32::NAN;
                 }
-                let m = x.iter().copied().filter(|l| !l.is_nan()).fold(f32::MIN, f32::max);
+                let m = x
+                    .iter()
+                    .copied()
+                    .filter(|l| !l.is_nan())
+                    .fold(f32::MIN, f32::max);
                 for l in &mut x {
                     if *l == m {
                         *l = 0.0;
@@ -138,7 +143,13 @@ fn bits(x: &[f32]) -> Vec<u32> {
 
 /// Runs `steps` logit vectors through both embedders for every sampling setting and
 /// asserts equal tokens and equal logits afterwards. Returns the number of steps compared.
-fn compare(key: Option<&Key>, vocab: &[usize], steps: usize, seed: u64, candidates: usize) -> usize {
+fn compare(
+    key: Option<&Key>,
+    vocab: &[usize],
+    steps: usize,
+    seed: u64,
+    candidates: usize,
+) -> usize {
     let mut gen_ = Gen(ChaCha20Rng::seed_from_u64(seed));
     let mut compared = 0;
     for &t in &TEMPERATURES {

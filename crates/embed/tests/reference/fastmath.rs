@@ -381,4 +381,3 @@ mod avx2 {
         unsafe { std::mem::transmute(v) }
     }
 }
-

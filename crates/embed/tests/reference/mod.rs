@@ -12,8 +12,8 @@ use tracemark_core::{Scheme, TokenScore, Watermark};
 use tracemark_embed::{BiasStats, DEFAULT_SELFHASH_CANDIDATES, SamplingParams};
 
 use fastmath::add_where_below;
-pub use sampling::{Sampler, argmax};
 use sampling::top_k_keys;
+pub use sampling::{Sampler, argmax};
 
 /// `Embedder::next_token` as it was: KGW bias then sample, Gumbel-max, or plain sampling.
 #[derive(Debug, Clone)]

@@ -148,7 +148,8 @@ impl Filter {
     /// and top-p it walks the block sums instead of listing all V kept tokens.
     pub(crate) fn sample(&mut self, logits: &[f32], params: &SamplingParams, r: f64) -> u32 {
         check(logits);
-        let unfiltered = params.top_p() >= 1.0 && (params.top_k() == 0 || params.top_k() >= logits.len());
+        let unfiltered =
+            params.top_p() >= 1.0 && (params.top_k() == 0 || params.top_k() >= logits.len());
         let m = max(logits);
         if !unfiltered || !m.is_finite() {
             return categorical(self.run(logits, params), r);
