@@ -10,7 +10,7 @@
 use tracemark_core::{Scheme, TokenScore, Watermark};
 
 use crate::keystream::bias_and_max;
-use crate::sampling::top_k_keys;
+use crate::topk::top_k_keys;
 
 /// SelfHash candidates checked per step by default: the top 40 logits, as in Kirchenbauer
 /// et al.'s Hugging Face implementation.

@@ -26,6 +26,7 @@ mod gumbel;
 mod keystream;
 mod kgw;
 mod sampling;
+mod topk;
 
 pub use embedder::Embedder;
 pub use gumbel::gumbel_choose;

@@ -20,9 +20,11 @@ use rand_core::{Rng, SeedableRng};
 
 use crate::EmbedError;
 use crate::fastmath::{
-    BLOCK, Blocks, collect_band, exp_blocks, exp_scale, max, max_small, prob_key, scaled_exp,
+    BLOCK, Blocks, Candidates, collect_band, exp_blocks, exp_blocks_collecting, exp_scale, max,
+    prob_key, scaled_exp,
 };
 use crate::keystream::BlockWords;
+use crate::topk::top_k_keys;
 
 /// Sampling settings: temperature, then top-k, then top-p, then a categorical draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -224,6 +226,11 @@ const THRESHOLDS: [f32; 6] = [
     1.0 / 262_144.0,
 ];
 
+/// The exp pass gathers the tokens with probability ≥ `GATHER_LO` (a threshold above), unless
+/// more than about `GATHER_CAP` qualify; the nucleus bands above it are then cut from those.
+const GATHER_LO: f32 = THRESHOLDS[3];
+const GATHER_CAP: usize = 4096;
+
 /// Bits of a probability's float dropped by the nucleus histogram: 2⁵ bins per octave.
 const BIN_SHIFT: u32 = 18;
 /// The last bin, where probability 0 falls.
@@ -238,6 +245,7 @@ pub(crate) struct Filter {
     hist: Vec<f64>,
     boundary: Vec<u64>,
     sanitized: Vec<f32>,
+    cands: Candidates,
     /// The kept pairs of the last [`Filter::run`].
     pub(crate) kept: Vec<(u32, f64)>,
     /// PRF words of the kept tokens, for the Gumbel step.
@@ -346,14 +354,26 @@ impl Filter {
     /// Softmax over the whole vocabulary, then top-p.
     fn full(&mut self, logits: &[f32], m: f32, scale: f32, top_p: f32) {
         self.probs.resize(logits.len(), 0.0);
-        let total = exp_blocks(logits, m, scale, &mut self.probs, &mut self.blocks);
-        let (probs, block_max) = (&self.probs, &self.blocks.max[..]);
         if top_p >= 1.0 {
-            let nonzero = probs.iter().enumerate().filter(|&(_, &e)| e > 0.0);
+            exp_blocks(logits, m, scale, &mut self.probs, &mut self.blocks);
+            let nonzero = self.probs.iter().enumerate().filter(|&(_, &e)| e > 0.0);
             return self
                 .kept
                 .extend(nonzero.map(|(i, &e)| (i as u32, f64::from(e))));
         }
+        // The exp pass also gathers the tokens ≥ GATHER_LO, where it can, so the bands
+        // above it need no scan of `probs`.
+        let total = exp_blocks_collecting(
+            logits,
+            m,
+            scale,
+            &mut self.probs,
+            &mut self.blocks,
+            GATHER_LO,
+            GATHER_CAP,
+            &mut self.cands,
+        );
+        let (probs, block_max, cands) = (&self.probs, &self.blocks.max[..], &self.cands);
         // Collect the tokens ≥ c for falling thresholds c until their mass reaches the target:
         // the nucleus lies among them. A threshold is skipped without a scan while the blocks
         // holding any token ≥ c cannot reach the target. The last resort: tokens below `floor`
@@ -380,7 +400,15 @@ impl Filter {
                 continue;
             }
             let start = self.keys.len();
-            collect_band(probs, block_max, lo, hi, &mut self.keys);
+            if cands.complete && lo >= cands.lo {
+                // The same keys in the same (token) order as the scan below would give.
+                let band = cands.probs.iter().zip(&cands.ids);
+                let band = band.filter(|&(&e, _)| e >= lo && e < hi);
+                self.keys
+                    .extend(band.map(|(&e, &id)| prob_key(e, id as usize)));
+            } else {
+                collect_band(probs, block_max, lo, hi, &mut self.keys);
+            }
             mass += self.keys[start..]
                 .iter()
                 .map(|&key| f64::from(key_prob(key)))
@@ -451,23 +479,7 @@ fn check(logits: &[f32]) {
     );
 }
 
-/// A key ordering tokens by logit (higher first after a descending sort), then lower id.
-fn logit_key(logit: f32, id: u32) -> u64 {
-    let bits = if logit.is_nan() {
-        f32::NEG_INFINITY
-    } else {
-        logit
-    }
-    .to_bits();
-    let ordered = if bits >> 31 == 1 {
-        !bits
-    } else {
-        bits | 1 << 31
-    };
-    (u64::from(ordered) << 32) | u64::from(!id)
-}
-
-fn key_id(key: u64) -> usize {
+pub(crate) fn key_id(key: u64) -> usize {
     !(key as u32) as usize
 }
 
@@ -478,40 +490,4 @@ fn key_prob(key: u64) -> f32 {
 /// The nucleus histogram bin of a [`prob_key`]: 0 for probability 1, then 2⁵ bins per octave.
 fn key_bin(key: u64) -> usize {
     (TOP_BIN - (key >> (32 + BIN_SHIFT)) as u32) as usize
-}
-
-/// Leaves the [`logit_key`]s of the `k` highest logits in `buf`, in no particular order.
-/// Needs `0 < k < logits.len()`.
-pub(crate) fn top_k_keys(logits: &[f32], k: usize, buf: &mut Vec<u64>) {
-    debug_assert!(k > 0 && k < logits.len());
-    const CHUNK: usize = 16;
-    let cap = 4 * k.max(CHUNK);
-    buf.clear();
-    // Until the first cut every key is admitted: real keys are all > 0.
-    let (mut min_key, mut min_logit) = (0u64, f32::NEG_INFINITY);
-    for (c, chunk) in logits.chunks(CHUNK).enumerate() {
-        if max_small(chunk) < min_logit {
-            continue;
-        }
-        for (j, &logit) in chunk.iter().enumerate() {
-            let key = logit_key(logit, (c * CHUNK + j) as u32);
-            if key > min_key {
-                buf.push(key);
-                if buf.len() == cap {
-                    cut(buf, k);
-                    min_key = buf[k - 1];
-                    min_logit = logits[key_id(min_key)];
-                }
-            }
-        }
-    }
-    if buf.len() > k {
-        cut(buf, k);
-    }
-}
-
-/// Keeps the `k` largest keys, the smallest of them at `buf[k − 1]`.
-fn cut(buf: &mut Vec<u64>, k: usize) {
-    buf.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-    buf.truncate(k);
 }
