@@ -4,7 +4,9 @@
 //! Gaussian at many scales, ties, −∞ and ±∞, NaN, huge magnitudes, one-hot, flat, Zipf-shaped
 //! with a heavy tail, and ragged vocabulary sizes.
 //!
-//! Each embedder pair runs a sequence of steps, so the sampler RNGs must also stay in step.
+//! Each embedder pair runs a sequence of steps, so the sampler RNGs must also stay in step;
+//! each step also compares `filtered_distribution` (kept tokens, their order and their
+//! probabilities, bit for bit) on the logits the sampler saw.
 
 mod common;
 mod reference;
@@ -14,7 +16,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use reference::RefEmbedder;
 use tracemark_core::{Key, Scheme, SeedingKind, Watermark};
-use tracemark_embed::{Embedder, SamplingParams};
+use tracemark_embed::{Embedder, SamplingParams, filtered_distribution};
 
 /// Temperatures × top-k × top-p of the brief: every combination.
 const TEMPERATURES: [f32; 3] = [0.0, 0.7, 1.0];
@@ -141,6 +143,10 @@ fn bits(x: &[f32]) -> Vec<u32> {
     x.iter().map(|l| l.to_bits()).collect()
 }
 
+fn dist_bits(d: &[(u32, f64)]) -> Vec<(u32, u64)> {
+    d.iter().map(|&(t, p)| (t, p.to_bits())).collect()
+}
+
 /// Runs `steps` logit vectors through both embedders for every sampling setting and
 /// asserts equal tokens and equal logits afterwards. Returns the number of steps compared.
 fn compare(
@@ -170,6 +176,15 @@ fn compare(
                     let case = format!("T={t} k={top_k} p={top_p} V={v} shape={shape} step={step}");
                     assert_eq!(got, want, "{case}");
                     assert!(bits(&a) == bits(&b), "logits differ: {case}");
+                    // The whole filtered distribution, order and probabilities bit for bit.
+                    let (fa, fb) = (
+                        reference::filtered_distribution(&a, &params),
+                        filtered_distribution(&b, &params),
+                    );
+                    assert!(
+                        dist_bits(&fa) == dist_bits(&fb),
+                        "distributions differ: {case}"
+                    );
                     // Contexts vary and sometimes repeat, and sometimes are too short.
                     context.push(got % 50_000);
                     if step % 17 == 16 {
@@ -189,8 +204,8 @@ const RAGGED: [usize; 6] = [1, 7, 300, 4097, 5003, 49_999];
 
 #[test]
 fn plain_sampling_matches_the_reference() {
-    let n = compare(None, &[V], 200, 1, 40) + compare(None, &RAGGED, 96, 2, 40);
-    assert_eq!(n, 12 * 296);
+    let n = compare(None, &[V], 128, 1, 40) + compare(None, &RAGGED, 64, 2, 40);
+    assert_eq!(n, 12 * 192);
 }
 
 #[test]
@@ -198,17 +213,17 @@ fn kgw_lefthash_matches_the_reference() {
     let mut n = 0;
     for (h, gamma, delta, seed) in [(1, 0.25, 2.0, 3), (2, 0.5, 4.0, 4), (0, 0.1, 1.0, 5)] {
         let k = key(seed as u8, kgw(gamma, delta), SeedingKind::LeftHash, h);
-        n += compare(Some(&k), &[V], 120, seed, 40);
-        n += compare(Some(&k), &RAGGED, 48, seed + 100, 40);
+        n += compare(Some(&k), &[V], 64, seed, 40);
+        n += compare(Some(&k), &RAGGED, 32, seed + 100, 40);
     }
-    assert_eq!(n, 12 * 3 * 168);
+    assert_eq!(n, 12 * 3 * 96);
 }
 
 #[test]
 fn kgw_minhash_matches_the_reference() {
     let k = key(6, kgw(0.25, 2.0), SeedingKind::MinHash, 3);
-    let n = compare(Some(&k), &[V], 120, 6, 40) + compare(Some(&k), &RAGGED, 48, 106, 40);
-    assert_eq!(n, 12 * 168);
+    let n = compare(Some(&k), &[V], 64, 6, 40) + compare(Some(&k), &RAGGED, 32, 106, 40);
+    assert_eq!(n, 12 * 96);
 }
 
 #[test]
@@ -216,10 +231,10 @@ fn kgw_selfhash_matches_the_reference() {
     let mut n = 0;
     for (candidates, seed) in [(40, 7), (1, 8), (0, 9), (300, 10)] {
         let k = key(seed as u8, kgw(0.25, 2.0), SeedingKind::SelfHash, 3);
-        n += compare(Some(&k), &[V], 60, seed, candidates);
-        n += compare(Some(&k), &RAGGED, 24, seed + 100, candidates);
+        n += compare(Some(&k), &[V], 32, seed, candidates);
+        n += compare(Some(&k), &RAGGED, 16, seed + 100, candidates);
     }
-    assert_eq!(n, 12 * 4 * 84);
+    assert_eq!(n, 12 * 4 * 48);
 }
 
 #[test]
@@ -231,11 +246,11 @@ fn gumbel_matches_the_reference() {
         (SeedingKind::MinHash, 2, 13),
     ] {
         let k = key(seed as u8, Scheme::Gumbel, kind, h);
-        n += compare(Some(&k), &[V], 120, seed, 40);
-        n += compare(Some(&k), &RAGGED, 48, seed + 100, 40);
+        n += compare(Some(&k), &[V], 64, seed, 40);
+        n += compare(Some(&k), &RAGGED, 32, seed + 100, 40);
     }
     // SelfHash derives a seed per kept token: small vocabularies keep it quick.
     let k = key(14, Scheme::Gumbel, SeedingKind::SelfHash, 1);
-    n += compare(Some(&k), &[300, 4097, 1, 7], 48, 14, 40);
-    assert_eq!(n, 12 * (3 * 168 + 48));
+    n += compare(Some(&k), &[300, 4097, 1, 7], 32, 14, 40);
+    assert_eq!(n, 12 * (3 * 96 + 32));
 }

@@ -13,7 +13,7 @@ use tracemark_embed::{BiasStats, DEFAULT_SELFHASH_CANDIDATES, SamplingParams};
 
 use fastmath::add_where_below;
 use sampling::top_k_keys;
-pub use sampling::{Sampler, argmax};
+pub use sampling::{Sampler, argmax, filtered_distribution};
 
 /// `Embedder::next_token` as it was: KGW bias then sample, Gumbel-max, or plain sampling.
 #[derive(Debug, Clone)]
