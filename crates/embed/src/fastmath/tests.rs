@@ -136,7 +136,7 @@ fn every_exp_build_agrees_and_the_gather_is_exact() {
         (out, blocks)
     };
     let want = run(&|o, b| exp_blocks_generic(&xs, 0.0, scale, o, b));
-    assert_eq!(run(&|o, b| drop(exp_blocks(&xs, 0.0, scale, o, b))), want);
+    assert_eq!(run(&|o, b| _ = exp_blocks(&xs, 0.0, scale, o, b)), want);
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY (each): run only where the CPU has the build's features.
