@@ -5,7 +5,6 @@
 //! cut depends on everything pushed before it, and the nucleus's bins keep that order, so
 //! every build runs this very code: the SIMD builds only compile it with wider registers.
 
-use crate::fastmath::max_small;
 use crate::sampling::key_id;
 
 /// Leaves the [`logit_key`]s of the `k` highest logits in `buf`, in no particular order.
@@ -64,7 +63,11 @@ fn top_k_keys_generic(logits: &[f32], k: usize, buf: &mut Vec<u64>) {
     // Until the first cut every key is admitted: real keys are all > 0.
     let (mut min_key, mut min_logit) = (0u64, f32::NEG_INFINITY);
     for (c, chunk) in logits.chunks(CHUNK).enumerate() {
-        if max_small(chunk) < min_logit {
+        // Skip the chunk when `max_small(chunk) < min_logit`, tested without a horizontal
+        // maximum: for a finite or +∞ `min_logit` that is "no logit ≥ min_logit" (NaN
+        // compares false, as `max_small` ignores it); for −∞ or NaN nothing is ever skipped.
+        let skippable = min_logit > f32::NEG_INFINITY;
+        if skippable && !chunk.iter().fold(false, |any, &x| any | (x >= min_logit)) {
             continue;
         }
         for (j, &logit) in chunk.iter().enumerate() {

@@ -111,11 +111,18 @@ impl Gen {
                     }
                 }
             }
-            // NaN sprinkled in (counted as −∞), ±0 at the top.
+            // NaN sprinkled in (counted as −∞), sometimes nearly everywhere; ±0 at the top.
             _ => {
                 for _ in 0..1 + self.below(50) {
                     let i = self.below(v);
                     x[i] = f32::NAN;
+                }
+                if self.below(3) == 0 {
+                    for l in &mut x {
+                        if self.unit() < 0.95 {
+                            *l = f32::NAN;
+                        }
+                    }
                 }
                 let m = x
                     .iter()
