@@ -8,6 +8,7 @@
 use tracemark_core::Watermark;
 use tracemark_core::prf::ln_uniform;
 
+use crate::keystream::tuple_words;
 use crate::sampling::{Sampler, argmax};
 
 /// 2⁻³², as f64.
@@ -60,8 +61,16 @@ pub fn gumbel_choose(
             }
         }
         None => {
-            for &(token, p) in kept {
-                best.offer(wm.tuple_seed(window, token).word(token), p, token);
+            // A seed (one HMAC) per kept token; their words are computed together.
+            let (pairs, words) = (&mut filter.pairs, &mut filter.tuple_words);
+            pairs.clear();
+            pairs.extend(
+                kept.iter()
+                    .map(|&(token, _)| (wm.tuple_seed(window, token), token)),
+            );
+            tuple_words(pairs, words);
+            for (&(token, p), &word) in kept.iter().zip(words.iter()) {
+                best.offer(word, p, token);
             }
         }
     }

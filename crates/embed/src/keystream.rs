@@ -146,21 +146,38 @@ impl BlockWords {
     }
 }
 
+/// Word `token` of the keystream under `seed`, for each `(seed, token)` of `pairs`, into
+/// `out`: the words of [`Seed::word`], sixteen blocks at a time where AVX-512 allows.
+pub(crate) fn tuple_words(pairs: &[(Seed, u32)], out: &mut Vec<u32>) {
+    out.clear();
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        out.resize(pairs.len(), 0);
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        unsafe { avx512::tuple_words(pairs, out) };
+        return;
+    }
+    out.extend(pairs.iter().map(|(seed, token)| seed.word(*token)));
+}
+
 /// The AVX-512 builds. Each is `unsafe` to call only because it needs AVX-512F.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{BATCH, BLOCK_WORDS, LANES};
+    use tracemark_core::Seed;
+
+    use super::{BATCH, BLOCK_WORDS, LANES, key_words};
 
     /// "expand 32-byte k".
     const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 
-    /// ChaCha20 blocks `counters[l]` (one per lane `l`) under `key`, nonce 0: word `i` of
-    /// block `counters[l]` is lane `l` of element `i`. Counters are below 2³².
+    /// ChaCha20 blocks `counters[l]` (one per lane `l`) under the key whose word `w` is lane
+    /// `l` of `key[w]`, nonce 0: word `i` of lane `l`'s block is lane `l` of element `i`.
+    /// Counters are below 2³².
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn blocks16(key: &[u32; 8], counters: __m512i) -> [__m512i; 16] {
+    fn blocks16(key: [__m512i; 8], counters: __m512i) -> [__m512i; 16] {
         let s = |w: u32| _mm512_set1_epi32(w as i32);
         let zero = _mm512_setzero_si512();
         let init = [
@@ -168,14 +185,14 @@ mod avx512 {
             s(SIGMA[1]),
             s(SIGMA[2]),
             s(SIGMA[3]),
-            s(key[0]),
-            s(key[1]),
-            s(key[2]),
-            s(key[3]),
-            s(key[4]),
-            s(key[5]),
-            s(key[6]),
-            s(key[7]),
+            key[0],
+            key[1],
+            key[2],
+            key[3],
+            key[4],
+            key[5],
+            key[6],
+            key[7],
             counters,
             zero, // counter high word
             zero, // nonce
@@ -248,7 +265,14 @@ mod avx512 {
     fn consecutive(key: &[u32; 8], first: u32) -> [__m512i; 16] {
         let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         let counters = _mm512_add_epi32(_mm512_set1_epi32(first as i32), lanes);
-        transpose(blocks16(key, counters))
+        transpose(blocks16(broadcast(key), counters))
+    }
+
+    /// Every lane of word `w` holds `key[w]`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn broadcast(key: &[u32; 8]) -> [__m512i; 8] {
+        key.map(|w| _mm512_set1_epi32(w as i32))
     }
 
     #[target_feature(enable = "avx512f")]
@@ -314,9 +338,38 @@ mod avx512 {
             counters[..b.len()].copy_from_slice(b);
             // SAFETY: `counters` holds 16 u32s, and `loadu` has no alignment requirement.
             let counters = unsafe { _mm512_loadu_si512(counters.as_ptr().cast()) };
-            let words = transpose(blocks16(key, counters));
+            let words = transpose(blocks16(broadcast(key), counters));
             for (w, o) in words.iter().zip(o) {
                 store_words(o, *w);
+            }
+        }
+    }
+
+    /// `out[i]` = word `t` of the keystream under `s`, where `pairs[i] = (s, t)`, 16 pairs
+    /// at a time.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn tuple_words(pairs: &[(Seed, u32)], out: &mut [u32]) {
+        assert_eq!(pairs.len(), out.len());
+        for (p, o) in pairs.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            // Word w of every lane's key, and every lane's block.
+            let mut lanes = [[0u32; LANES]; 9];
+            for (l, (seed, token)) in p.iter().enumerate() {
+                for (w, word) in key_words(seed).into_iter().enumerate() {
+                    lanes[w][l] = word;
+                }
+                lanes[8][l] = token / BLOCK_WORDS as u32;
+            }
+            let v = lanes.map(|words| {
+                // SAFETY: `words` holds 16 u32s, and `loadu` has no alignment requirement.
+                unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
+            });
+            let key = [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]];
+            let mut words = [[0u32; LANES]; BLOCK_WORDS];
+            for (w, x) in words.iter_mut().zip(blocks16(key, v[8])) {
+                store_words(w, x);
+            }
+            for (l, (o, (_, token))) in o.iter_mut().zip(p).enumerate() {
+                *o = words[*token as usize % BLOCK_WORDS][l];
             }
         }
     }
@@ -388,6 +441,24 @@ mod tests {
             bias_and_max(&seed(0), &mut all_nan, 0, 1.0, &mut Vec::new()).1,
             f32::NEG_INFINITY
         );
+    }
+
+    #[test]
+    fn tuple_words_match_random_access() {
+        for n in [0usize, 1, 15, 16, 17, 40, 300] {
+            let pairs: Vec<(Seed, u32)> = (0..n)
+                .map(|i| {
+                    (
+                        seed(i as u8 ^ 0x5a),
+                        (i as u32).wrapping_mul(2_654_435_761) % 49_152,
+                    )
+                })
+                .collect();
+            let mut out = vec![7; 3];
+            tuple_words(&pairs, &mut out);
+            let want: Vec<u32> = pairs.iter().map(|(s, t)| s.word(*t)).collect();
+            assert_eq!(out, want, "n = {n}");
+        }
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //!
 //! [`Seed::fill`]: tracemark_core::Seed::fill
 
-use tracemark_core::{Scheme, TokenScore, Watermark};
+use tracemark_core::{Scheme, Seed, TokenScore, Watermark};
 
-use crate::keystream::bias_and_max;
+use crate::keystream::{bias_and_max, tuple_words};
 use crate::topk::top_k_keys;
 
 /// SelfHash candidates checked per step by default: the top 40 logits, as in Kirchenbauer
@@ -31,6 +31,7 @@ pub struct BiasStats {
 pub struct KgwBias {
     words: Vec<u32>,
     keys: Vec<u64>,
+    pairs: Vec<(Seed, u32)>,
 }
 
 impl KgwBias {
@@ -97,10 +98,17 @@ impl KgwBias {
                         .extend((0..logits.len() as u64).map(|i| !i & 0xFFFF_FFFF));
                 }
                 // The candidates were fixed from the original logits above, before any bias.
-                let mut green = 0;
-                for &key in &self.keys {
+                // Each has its own seed (one HMAC); their words are computed together.
+                self.pairs.clear();
+                self.pairs.extend(self.keys.iter().map(|&key| {
                     let token = !(key as u32);
-                    if wm.score(window, token) == TokenScore::Green(true) {
+                    (wm.tuple_seed(window, token), token)
+                }));
+                tuple_words(&self.pairs, &mut self.words);
+                let mut green = 0;
+                for (&(_, token), &word) in self.pairs.iter().zip(&self.words) {
+                    // `Watermark::score` is exactly this verdict on this word.
+                    if wm.score_word(word) == TokenScore::Green(true) {
                         logits[token as usize] += delta;
                         green += 1;
                     }

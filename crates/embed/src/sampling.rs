@@ -17,6 +17,7 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use tracemark_core::Seed;
 
 use crate::EmbedError;
 use crate::fastmath::{
@@ -250,6 +251,9 @@ pub(crate) struct Filter {
     pub(crate) kept: Vec<(u32, f64)>,
     /// PRF words of the kept tokens, for the Gumbel step.
     pub(crate) words: BlockWords,
+    /// SelfHash Gumbel: each kept token's seed, and its word.
+    pub(crate) pairs: Vec<(Seed, u32)>,
+    pub(crate) tuple_words: Vec<u32>,
 }
 
 impl Filter {
