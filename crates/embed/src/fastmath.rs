@@ -60,15 +60,7 @@ pub(crate) fn prob_key(e: f32, id: usize) -> u64 {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx512vl() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-}
+use crate::cpu::{avx2 as has_avx2, avx512 as has_avx512vl};
 
 /// Runs `simd::avx512::$kernel` when the CPU has AVX-512VL, else `simd::avx2::$kernel` when
 /// it has AVX2, else `$generic`, with the same arguments.

@@ -32,9 +32,7 @@ fn key_words(seed: &Seed) -> [u32; 8] {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
+use crate::cpu::avx512 as has_avx512;
 
 /// Adds `delta` to every logit whose PRF word under `seed` is below `threshold`, and returns
 /// how many it changed and the largest biased logit (NaN ignored, −∞ if there is none).

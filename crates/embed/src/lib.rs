@@ -20,6 +20,7 @@
 //! [`Embedder`] wraps both behind one call, [`Embedder::next_token`].
 #![deny(missing_docs)]
 
+mod cpu;
 mod embedder;
 mod fastmath;
 mod gumbel;

@@ -12,12 +12,11 @@ use crate::sampling::key_id;
 pub(crate) fn top_k_keys(logits: &[f32], k: usize, buf: &mut Vec<u64>) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx512vl") {
+        if crate::cpu::avx512() {
             // SAFETY: the CPU supports AVX-512F and AVX-512VL, checked just above.
             return unsafe { top_k_keys_avx512(logits, k, buf) };
         }
-        if has!("avx2") {
+        if crate::cpu::avx2() {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { top_k_keys_avx2(logits, k, buf) };
         }
