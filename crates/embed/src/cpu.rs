@@ -54,12 +54,11 @@ mod tests {
     use super::*;
     use crate::{Embedder, SamplingParams, filtered_distribution};
 
-    /// Tokens, biased logits and filtered distributions of `steps` decode steps.
-    fn run(
-        level: Level,
-        key: Option<&Key>,
-        params: SamplingParams,
-    ) -> Vec<(u32, Vec<u32>, Vec<(u32, u64)>)> {
+    /// One step: the token, the logits' bits after it, the filtered distribution's bits.
+    type Step = (u32, Vec<u32>, Vec<(u32, u64)>);
+
+    /// The steps of one run at `level`.
+    fn run(level: Level, key: Option<&Key>, params: SamplingParams) -> Vec<Step> {
         CAP.with(|cap| cap.set(level));
         let mut rng = ChaCha20Rng::seed_from_u64(3);
         let mut embedder = Embedder::new(key, params);
