@@ -4,11 +4,13 @@
 //! rest of a decode step; a polynomial `2^t` in straight-line code that the compiler
 //! vectorises is about ten times faster and accurate to a few ulp.
 //!
-//! On x86-64 with AVX2 each kernel has a second build, picked at run time: the same code
-//! compiled with AVX2 enabled, or explicit intrinsics (the fused exp/sum/max pass and the band
-//! scan, which the compiler vectorises poorly). Both builds do the same IEEE operations in the
-//! same order (no FMA, the same 8-lane accumulators), so results are bit-identical whichever
-//! runs; the tests check this.
+//! On x86-64 each kernel has SIMD builds, picked at run time ([`crate::cpu`]): the same code
+//! compiled with AVX2, or explicit 256-bit intrinsics (the fused exp/sum/max pass and the band
+//! scan, which the compiler vectorises poorly), compiled for AVX2 and again for AVX-512VL
+//! ([`simd`]); and 512-bit builds of the max and exp passes ([`wide`]), whose exp pass also
+//! gathers the large probabilities for the nucleus. Every build does the same IEEE operations
+//! in the same order (no FMA, the same 8-lane accumulators), so results are bit-identical
+//! whichever runs; the tests check this.
 
 /// Lanes of the manual reductions; their structure fixes the summation order.
 const LANES: usize = 8;

@@ -11,7 +11,10 @@
 //! logit. Top-p computes the softmax with per-block (256-token) maxima and sums, collects the
 //! tokens above falling thresholds (1/8, 1/64, … of the top probability) until their mass
 //! reaches `top_p`, bins those few by float exponent, and sorts only the bin where the
-//! nucleus ends. Without top-k and top-p, sampling walks the block sums.
+//! nucleus ends. With AVX-512 the softmax pass itself gathers the tokens ≥ 1/4096 of the top,
+//! so the bands above that are cut from the gathered few instead of rescanning the
+//! vocabulary. Without top-k and top-p, sampling walks the block sums. When the caller
+//! already has the maximum logit (the fused KGW bias), no step recomputes it.
 //!
 //! Probabilities below 2⁻¹²⁵ of the largest count as 0 (they are never sampled).
 

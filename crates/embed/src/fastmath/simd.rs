@@ -59,7 +59,7 @@ macro_rules! kernels {
             }
         }
 
-        /// [`super::exp2_nonpositive`] on 8 lanes: the same operations in the same order.
+        /// [`crate::fastmath::exp2_nonpositive`] on 8 lanes: the same operations in the same order.
         #[target_feature(enable = $features)]
         #[inline]
         fn exp2_nonpositive(t: __m256) -> __m256 {
