@@ -6,18 +6,23 @@
 //! position used here.
 //!
 //! # Why not `Seed::fill`
-//! `Seed::fill` (rand_chacha's block core, as RustCrypto's `chacha20` crate) keeps two blocks
-//! in each 256-bit register and is bound by the latency of one round after another: about
-//! 85 µs for V = 49,152 here, over a third of a KGW step. With AVX-512 this module keeps
-//! sixteen independent blocks in the lanes of sixteen 512-bit registers (the "vertical"
-//! layout of OpenSSL's ChaCha20_16x), rotates with `vprold`, and transposes the result to
-//! token order in registers: about 2.2 times faster, and the KGW bias is applied to the
-//! logits as the words come out, with no 196 KB word buffer. The lanes' block counters are
-//! arbitrary, so [`BlockWords`] computes just the blocks that a set of tokens falls in.
+//! `Seed::fill` (rand_chacha's block core) keeps two blocks in each 256-bit register and is
+//! bound by the latency of one round after another: about 85 µs for V = 49,152 on the
+//! 2-core AMD EPYC this was tuned on, over a third of a KGW step. RustCrypto's `chacha20`
+//! 0.10 measured the same there (its AVX2 backend has the same layout; its AVX-512 backend,
+//! 51 µs, needs `--cfg chacha20_avx512` in every build's RUSTFLAGS). With AVX-512 this
+//! module keeps sixteen independent blocks in the lanes of sixteen 512-bit registers (the
+//! "vertical" layout of OpenSSL's ChaCha20_16x), rotates with `vprold`, and transposes the
+//! result to token order in registers: 39 µs, and the KGW bias is applied to the logits as
+//! the words come out, with no 196 KB word buffer. The lanes' block counters are
+//! arbitrary, so [`BlockWords`] computes just the blocks that a set of tokens falls in, and
+//! so can the keys: [`tuple_words`] takes sixteen (seed, token) pairs at once (SelfHash).
 //! Without AVX-512 every function falls back to [`Seed::fill`] / [`Seed::word`].
 
 use tracemark_core::Seed;
 
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::avx512 as has_avx512;
 use crate::fastmath::{add_where_below, max};
 
 /// Words of one ChaCha20 block: tokens `16b..16b + 16` share block `b`.
@@ -30,9 +35,6 @@ const BATCH: usize = LANES * BLOCK_WORDS;
 fn key_words(seed: &Seed) -> [u32; 8] {
     std::array::from_fn(|i| u32::from_le_bytes(seed.0[4 * i..4 * i + 4].try_into().expect("4")))
 }
-
-#[cfg(target_arch = "x86_64")]
-use crate::cpu::avx512 as has_avx512;
 
 /// Adds `delta` to every logit whose PRF word under `seed` is below `threshold`, and returns
 /// how many it changed and the largest biased logit (NaN ignored, −∞ if there is none).
@@ -49,7 +51,7 @@ pub(crate) fn bias_and_max(
 ) -> (usize, f32) {
     #[cfg(target_arch = "x86_64")]
     if has_avx512() {
-        // SAFETY: the CPU supports AVX-512F, checked just above.
+        // SAFETY: the CPU supports AVX-512F (and VL), checked just above.
         return unsafe { avx512::bias_and_max(&key_words(seed), logits, threshold, delta) };
     }
     scratch.resize(logits.len(), 0);
@@ -119,7 +121,7 @@ impl BlockWords {
                 }
             }
             self.words.resize(self.blocks.len(), [0; BLOCK_WORDS]);
-            // SAFETY: the CPU supports AVX-512F, checked just above.
+            // SAFETY: the CPU supports AVX-512F (and VL), checked just above.
             unsafe { avx512::blocks(&key_words(seed), &self.blocks, &mut self.words) };
             return;
         }
@@ -151,7 +153,7 @@ pub(crate) fn tuple_words(pairs: &[(Seed, u32)], out: &mut Vec<u32>) {
     #[cfg(target_arch = "x86_64")]
     if has_avx512() {
         out.resize(pairs.len(), 0);
-        // SAFETY: the CPU supports AVX-512F, checked just above.
+        // SAFETY: the CPU supports AVX-512F (and VL), checked just above.
         unsafe { avx512::tuple_words(pairs, out) };
         return;
     }
