@@ -191,10 +191,20 @@ pub(crate) fn exp_blocks(
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Candidates {
     pub(crate) lo: f32,
+    /// Buffers of at least `len` entries (more, so a whole vector can always be stored).
     pub(crate) probs: Vec<f32>,
     pub(crate) ids: Vec<u32>,
+    pub(crate) len: usize,
     /// Whether `probs` holds every probability ≥ `lo`; false when none were gathered.
     pub(crate) complete: bool,
+}
+
+impl Candidates {
+    /// The gathered (probability, token) pairs, in token order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (f32, u32)> + '_ {
+        let (probs, ids) = (&self.probs[..self.len], &self.ids[..self.len]);
+        probs.iter().copied().zip(ids.iter().copied())
+    }
 }
 
 /// [`exp_blocks`], also gathering into `cands` every probability ≥ `lo` with its token,
@@ -212,6 +222,7 @@ pub(crate) fn exp_blocks_collecting(
     cands: &mut Candidates,
 ) -> f64 {
     cands.lo = lo;
+    cands.len = 0;
     cands.complete = false;
     #[cfg(target_arch = "x86_64")]
     if has_avx512vl() {

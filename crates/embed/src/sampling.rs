@@ -409,10 +409,9 @@ impl Filter {
             let start = self.keys.len();
             if cands.complete && lo >= cands.lo {
                 // The same keys in the same (token) order as the scan below would give.
-                let band = cands.probs.iter().zip(&cands.ids);
-                let band = band.filter(|&(&e, _)| e >= lo && e < hi);
+                let band = cands.pairs().filter(|&(e, _)| e >= lo && e < hi);
                 self.keys
-                    .extend(band.map(|(&e, &id)| prob_key(e, id as usize)));
+                    .extend(band.map(|(e, id)| prob_key(e, id as usize)));
             } else {
                 collect_band(probs, block_max, lo, hi, &mut self.keys);
             }

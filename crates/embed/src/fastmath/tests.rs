@@ -168,12 +168,7 @@ fn every_exp_build_agrees_and_the_gather_is_exact() {
             .map(|(i, &e)| (e, i as u32))
             .collect();
         if cands.complete {
-            let gathered: Vec<(f32, u32)> = cands
-                .probs
-                .iter()
-                .copied()
-                .zip(cands.ids.iter().copied())
-                .collect();
+            let gathered: Vec<(f32, u32)> = cands.pairs().collect();
             assert_eq!(gathered, inside, "lo {lo}");
             assert!(inside.len() < cap + 16);
         } else {

@@ -79,8 +79,11 @@ pub(crate) fn exp_blocks(
     let mut n = 0;
     if let Some((cands, cap)) = &mut gather {
         // Room for one more chunk past `cap`, so a chunk's compressed store always fits.
-        cands.probs.resize(*cap + WIDE, 0.0);
-        cands.ids.resize(*cap + WIDE, 0);
+        // (Growing only: truncating would make the next resize zero the buffers again.)
+        if cands.probs.len() < *cap + WIDE {
+            cands.probs.resize(*cap + WIDE, 0.0);
+            cands.ids.resize(*cap + WIDE, 0);
+        }
         cands.complete = true;
         lo = cands.lo;
     }
@@ -89,12 +92,12 @@ pub(crate) fn exp_blocks(
         if xb.len() < BLOCK {
             // The ragged last block: the 256-bit build, then a scalar scan for candidates.
             simd::avx512::exp_blocks(xb, m, scale, ob, blocks);
-            let Some((cands, _)) = &mut gather else {
+            let Some((cands, cap)) = &mut gather else {
                 continue;
             };
             for (j, &e) in ob.iter().enumerate() {
                 if e >= lo && cands.complete {
-                    if n == cands.probs.len() {
+                    if n >= *cap {
                         cands.complete = false;
                         break;
                     }
@@ -150,8 +153,7 @@ pub(crate) fn exp_blocks(
         blocks.max.push(_mm512_reduce_max_ps(top));
     }
     if let Some((cands, _)) = gather {
-        cands.probs.truncate(n);
-        cands.ids.truncate(n);
+        cands.len = n;
     }
 }
 
