@@ -21,7 +21,7 @@ pub(crate) fn avx512() -> bool {
 
 /// SIMD levels, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg_attr(any(not(test), not(target_arch = "x86_64")), allow(dead_code))]
 enum Level {
     Portable,
     Avx2,
@@ -29,6 +29,7 @@ enum Level {
 }
 
 #[cfg(not(test))]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn allowed(_: Level) -> bool {
     true
@@ -41,6 +42,7 @@ thread_local! {
 }
 
 #[cfg(test)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn allowed(level: Level) -> bool {
     CAP.with(|cap| level <= cap.get())
 }

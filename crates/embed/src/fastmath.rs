@@ -233,6 +233,7 @@ pub(crate) fn exp_blocks_collecting(
         unsafe { wide::exp_blocks(xs, m, scale, out, blocks, Some((cands, cap))) };
         return blocks.sum.iter().sum();
     }
+    let _ = cap; // nothing is gathered
     exp_blocks(xs, m, scale, out, blocks)
 }
 
