@@ -281,6 +281,48 @@ fn sum_max_generic(xs: &[f32]) -> (f64, f32) {
     (widen(acc, tail), top)
 }
 
+/// The index of the first value equal to `m`, if any.
+pub(crate) fn first_equal(xs: &[f32], m: f32) -> Option<usize> {
+    dispatch!(first_equal_generic, first_equal, xs, m)
+}
+
+/// [`first_equal`], testing 64 values at a time with no early exit, so it vectorises.
+#[inline(always)]
+fn first_equal_generic(xs: &[f32], m: f32) -> Option<usize> {
+    const CHUNK: usize = 64;
+    for (c, chunk) in xs.chunks(CHUNK).enumerate() {
+        if chunk.iter().fold(false, |any, &x| any | (x == m)) {
+            return chunk.iter().position(|&x| x == m).map(|j| c * CHUNK + j);
+        }
+    }
+    None
+}
+
+/// Divides every weight by `z` (each an IEEE division, 8 at a time where SIMD allows).
+pub(crate) fn divide_all(kept: &mut [(u32, f64)], z: f64) {
+    dispatch!(divide_all_generic, divide_all, kept, z)
+}
+
+#[inline(always)]
+fn divide_all_generic(kept: &mut [(u32, f64)], z: f64) {
+    let mut chunks = kept.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut p = [0.0f64; 8];
+        for (p, &(_, e)) in p.iter_mut().zip(chunk.iter()) {
+            *p = e;
+        }
+        for p in &mut p {
+            *p /= z;
+        }
+        for (p, (_, e)) in p.into_iter().zip(chunk) {
+            *e = p;
+        }
+    }
+    for (_, p) in chunks.into_remainder() {
+        *p /= z;
+    }
+}
+
 /// Appends the [`prob_key`] of every probability in `[lo, hi)`, in token order, skipping
 /// blocks whose maximum is below `lo`.
 pub(crate) fn collect_band(probs: &[f32], block_max: &[f32], lo: f32, hi: f32, out: &mut Vec<u64>) {

@@ -45,7 +45,9 @@ pub fn gumbel_choose(
         return sampler.sample(logits);
     };
     let filter = &mut sampler.filter;
-    filter.run(logits, &params, None);
+    // Weights and their total z; a token's p = weight / z is computed only if it passes the
+    // bound in `Best::offer`, which saves a division per kept token.
+    let z = filter.run_weights(logits, &params, None);
     let kept = &filter.kept;
     let mut best = Best {
         score: f64::NEG_INFINITY,
@@ -56,8 +58,8 @@ pub fn gumbel_choose(
             // Only the keystream blocks holding kept tokens are computed.
             let words = &mut filter.words;
             words.compute(&seed, logits.len(), kept.iter().map(|&(token, _)| token));
-            for &(token, p) in kept {
-                best.offer(words.word(token), p, token);
+            for &(token, weight) in kept {
+                best.offer(words.word(token), weight, z, token);
             }
         }
         None => {
@@ -69,8 +71,8 @@ pub fn gumbel_choose(
                     .map(|&(token, _)| (wm.tuple_seed(window, token), token)),
             );
             tuple_words(pairs, words);
-            for (&(token, p), &word) in kept.iter().zip(words.iter()) {
-                best.offer(word, p, token);
+            for (&(token, weight), &word) in kept.iter().zip(words.iter()) {
+                best.offer(word, weight, z, token);
             }
         }
     }
@@ -85,13 +87,19 @@ struct Best {
 
 impl Best {
     #[inline]
-    fn offer(&mut self, word: u32, p: f64, token: u32) {
-        // ln u ≤ u − 1, and u − 1 = −(2³² − w − 0.5)/2³² is exact, so this bound is an upper
-        // bound of the score; the gap (relative ≥ 2⁻³⁴) dwarfs rounding. It skips most lns.
-        let bound = -(f64::from(u32::MAX - word) + 0.5) * TWO_POW_NEG_32 / p;
-        if bound < self.score {
+    /// Offers `token` with PRF word `word` and probability `p = weight / z`.
+    fn offer(&mut self, word: u32, weight: f64, z: f64, token: u32) {
+        // ln u ≤ u − 1, and u − 1 = −(2³² − w − 0.5)/2³² is exact, so (u − 1)/p bounds the
+        // score from above, with a relative gap ≥ 2⁻³⁴ that dwarfs rounding: it skips most
+        // lns. The test is `(u − 1)·z < score·weight` (both > 0), which saves the division
+        // p = weight / z for skipped tokens. It can differ from `(u − 1)/p < score` only where (u − 1)/p is
+        // within rounding of the score, i.e. for a token whose own score is below the score by
+        // that gap: it could neither win nor tie, so skipping it or not leaves the same winner.
+        let below = -(f64::from(u32::MAX - word) + 0.5) * TWO_POW_NEG_32;
+        if below * z < self.score * weight {
             return;
         }
+        let p = weight / z; // the very division `Filter::run` makes
         let score = ln_uniform(word) / p;
         if score > self.score || (score == self.score && token < self.token) {
             *self = Best { score, token };

@@ -81,14 +81,20 @@ pub(crate) struct BlockWords {
 
 #[derive(Debug, Clone, Copy, Default)]
 enum Fallback {
-    /// `words` holds the blocks.
+    /// `words` holds the needed blocks, `slot` says where.
     #[default]
     Blocks,
+    /// `words` holds every block, in order.
+    Dense,
     /// `filled` holds every word.
     Filled,
     /// Each word by random access.
     Word(Seed),
 }
+
+/// With AVX-512, at least V / `DENSE_RATIO` tokens (most blocks then hold one) compute every
+/// block instead of marking the needed ones.
+const DENSE_RATIO: usize = 4;
 
 /// Without AVX-512, more than V / `FILL_RATIO` tokens read all V words in one sequential
 /// pass; fewer read each word by random access, which computes a 4-block (64-word) batch.
@@ -102,6 +108,16 @@ impl BlockWords {
         vocab: usize,
         tokens: impl ExactSizeIterator<Item = u32>,
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx512() && tokens.len() >= vocab / DENSE_RATIO {
+            // Most blocks are needed: compute them all, without the bitmap.
+            self.fallback = Fallback::Dense;
+            self.words
+                .resize(vocab.div_ceil(BLOCK_WORDS), [0; BLOCK_WORDS]);
+            // SAFETY: the CPU supports AVX-512F (and VL), checked just above.
+            unsafe { avx512::all_blocks(&key_words(seed), &mut self.words) };
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if has_avx512() {
             self.fallback = Fallback::Blocks;
@@ -143,6 +159,7 @@ impl BlockWords {
         let t = token as usize;
         match &self.fallback {
             Fallback::Blocks => self.words[self.slot[t / BLOCK_WORDS] as usize][t % BLOCK_WORDS],
+            Fallback::Dense => self.words[t / BLOCK_WORDS][t % BLOCK_WORDS],
             Fallback::Filled => self.filled[t],
             Fallback::Word(seed) => seed.word(token),
         }
@@ -332,6 +349,16 @@ mod avx512 {
         (green, top)
     }
 
+    /// Writes block `b` to `out[b]`, for every `b`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn all_blocks(key: &[u32; 8], out: &mut [[u32; BLOCK_WORDS]]) {
+        for (first, o) in (0u32..).step_by(LANES).zip(out.chunks_mut(LANES)) {
+            for (w, o) in consecutive(key, first).iter().zip(o) {
+                store_words(o, *w);
+            }
+        }
+    }
+
     /// Writes block `blocks[i]` to `out[i]`.
     #[target_feature(enable = "avx512f")]
     pub(super) fn blocks(key: &[u32; 8], blocks: &[u32], out: &mut [[u32; BLOCK_WORDS]]) {
@@ -480,8 +507,10 @@ mod tests {
                 assert_eq!(bw.word(t), seed.word(t), "token {t}");
             }
         }
-        // Every block of a small vocabulary, including the ragged last one.
+        // Every block of a small vocabulary, including the ragged last one (dense).
         bw.compute(&seed, 1000, 0..1000);
+        #[cfg(target_arch = "x86_64")]
+        assert!(matches!(bw.fallback, Fallback::Dense) || !has_avx512());
         let mut all = vec![0u32; 1000];
         seed.fill(&mut all);
         assert!((0..1000u32).all(|t| bw.word(t) == all[t as usize]));

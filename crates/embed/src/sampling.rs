@@ -24,8 +24,8 @@ use tracemark_core::Seed;
 
 use crate::EmbedError;
 use crate::fastmath::{
-    BLOCK, Blocks, Candidates, collect_band, exp_blocks, exp_blocks_collecting, exp_scale, max,
-    prob_key, scaled_exp,
+    BLOCK, Blocks, Candidates, collect_band, divide_all, exp_blocks, exp_blocks_collecting,
+    exp_scale, first_equal, max, prob_key, scaled_exp,
 };
 use crate::keystream::BlockWords;
 use crate::topk::top_k_keys;
@@ -139,10 +139,7 @@ fn argmax_given_max(logits: &[f32], m: f32) -> u32 {
     if m == f32::NEG_INFINITY {
         return 0;
     }
-    logits
-        .iter()
-        .position(|&x| x == m)
-        .expect("the maximum is present") as u32
+    first_equal(logits, m).expect("the maximum is present") as u32
 }
 
 /// The tokens that survive temperature, top-k and top-p, with their probabilities
@@ -305,12 +302,26 @@ impl Filter {
         params: &SamplingParams,
         m: Option<f32>,
     ) -> &[(u32, f64)] {
+        let z = self.run_weights(logits, params, m);
+        divide_all(&mut self.kept, z);
+        &self.kept
+    }
+
+    /// [`Filter::run`] before the renormalisation: leaves the kept tokens with weights `w` in
+    /// `kept` and returns `z`; the probabilities are exactly `w / z`. (Where `run` returns
+    /// probabilities directly, they are the weights and `z` is 1.)
+    pub(crate) fn run_weights(
+        &mut self,
+        logits: &[f32],
+        params: &SamplingParams,
+        m: Option<f32>,
+    ) -> f64 {
         check(logits);
         self.kept.clear();
         let m = m.unwrap_or_else(|| max(logits));
         if params.is_greedy() || m == f32::NEG_INFINITY {
             self.kept.push((argmax_given_max(logits, m), 1.0));
-            return &self.kept;
+            return 1.0;
         }
         if m == f32::INFINITY {
             // The +∞ tokens share the mass: rerun on logits 0 for them and −∞ for the rest.
@@ -323,7 +334,7 @@ impl Filter {
             );
             self.run(&sanitized, params, None);
             self.sanitized = sanitized;
-            return &self.kept;
+            return 1.0;
         }
         let scale = exp_scale(1.0 / params.temperature);
         if params.top_k > 0 && params.top_k < logits.len() {
@@ -331,12 +342,8 @@ impl Filter {
         } else {
             self.full(logits, m, scale, params.top_p);
         }
-        // Renormalise over the kept set; kept[i].1 holds the unnormalised weight here.
-        let z: f64 = self.kept.iter().map(|&(_, e)| e).sum();
-        for (_, p) in &mut self.kept {
-            *p /= z;
-        }
-        &self.kept
+        // The total weight, in kept order.
+        self.kept.iter().map(|&(_, e)| e).sum()
     }
 
     /// Top-k, then top-p over those k.
@@ -362,8 +369,16 @@ impl Filter {
     fn full(&mut self, logits: &[f32], m: f32, scale: f32, top_p: f32) {
         self.probs.resize(logits.len(), 0.0);
         if top_p >= 1.0 {
-            exp_blocks(logits, m, scale, &mut self.probs, &mut self.blocks);
-            let nonzero = self.probs.iter().enumerate().filter(|&(_, &e)| e > 0.0);
+            // Every token with e > 0 (e ≥ the least subnormal), gathered by the exp pass
+            // where it can, else by a scan.
+            let (probs, blocks, cands) = (&mut self.probs, &mut self.blocks, &mut self.cands);
+            let (tiny, all) = (f32::from_bits(1), logits.len());
+            exp_blocks_collecting(logits, m, scale, probs, blocks, tiny, all, cands);
+            if cands.complete {
+                let kept = cands.pairs().map(|(e, id)| (id, f64::from(e)));
+                return self.kept.extend(kept);
+            }
+            let nonzero = probs.iter().enumerate().filter(|&(_, &e)| e > 0.0);
             return self
                 .kept
                 .extend(nonzero.map(|(i, &e)| (i as u32, f64::from(e))));

@@ -9,12 +9,22 @@ macro_rules! kernels {
     ($features:literal) => {
         use std::arch::x86_64::*;
 
-        use $crate::fastmath::add_where_below_generic;
         use $crate::fastmath::{BLOCK, Blocks, LANES, exp_map, max_small, prob_key, widen};
+        use $crate::fastmath::{add_where_below_generic, divide_all_generic, first_equal_generic};
 
         #[target_feature(enable = $features)]
         pub(crate) fn max(xs: &[f32]) -> f32 {
             max_small(xs)
+        }
+
+        #[target_feature(enable = $features)]
+        pub(crate) fn first_equal(xs: &[f32], m: f32) -> Option<usize> {
+            first_equal_generic(xs, m)
+        }
+
+        #[target_feature(enable = $features)]
+        pub(crate) fn divide_all(kept: &mut [(u32, f64)], z: f64) {
+            divide_all_generic(kept, z)
         }
 
         #[target_feature(enable = $features)]
