@@ -106,3 +106,67 @@ impl Best {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// The winner as the step chose it before: p = weight / z for every token first, then the
+    /// bound `(u − 1)/p < score`.
+    fn divided_first(kept: &[(u32, f64, u32)], z: f64) -> u32 {
+        let mut best = Best {
+            score: f64::NEG_INFINITY,
+            token: u32::MAX,
+        };
+        for &(token, weight, word) in kept {
+            let p = weight / z;
+            let bound = -(f64::from(u32::MAX - word) + 0.5) * TWO_POW_NEG_32 / p;
+            if bound < best.score {
+                continue;
+            }
+            let score = ln_uniform(word) / p;
+            if score > best.score || (score == best.score && token < best.token) {
+                best = Best { score, token };
+            }
+        }
+        best.token
+    }
+
+    #[test]
+    fn the_division_free_bound_keeps_the_winner() {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        for trial in 0..20_000 {
+            let n = 1 + (rng.next_u32() % 400) as usize;
+            // Few distinct weights and words, words near 0 and near 2³², so near-ties and
+            // exact ties in score are common.
+            let weights: Vec<f64> = (0..1 + trial % 5)
+                .map(|_| f64::from(f32::from_bits(0x3000_0000 + (rng.next_u32() >> 7))))
+                .collect();
+            let words: Vec<u32> = (0..1 + trial % 7)
+                .map(|i| match i % 3 {
+                    0 => u32::MAX - (rng.next_u32() % 5),
+                    1 => rng.next_u32() % 5,
+                    _ => rng.next_u32(),
+                })
+                .collect();
+            let kept: Vec<(u32, f64, u32)> = (0..n as u32)
+                .map(|t| {
+                    let w = weights[rng.next_u32() as usize % weights.len()];
+                    (t * 3, w, words[rng.next_u32() as usize % words.len()])
+                })
+                .collect();
+            let z: f64 = kept.iter().map(|&(_, w, _)| w).sum();
+            let mut best = Best {
+                score: f64::NEG_INFINITY,
+                token: u32::MAX,
+            };
+            for &(token, weight, word) in &kept {
+                best.offer(word, weight, z, token);
+            }
+            assert_eq!(best.token, divided_first(&kept, z), "trial {trial}");
+        }
+    }
+}
