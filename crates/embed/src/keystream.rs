@@ -74,13 +74,15 @@ pub(crate) struct BlockWords {
     blocks: Vec<u32>,
     /// The words of `blocks[i]`, at `words[i]`.
     words: Vec<[u32; BLOCK_WORDS]>,
-    /// Without AVX-512: all V words from `Seed::fill`, or the seed for `Seed::word`.
+    /// Without AVX-512: all V words from `Seed::fill`.
     filled: Vec<u32>,
-    fallback: Fallback,
+    /// Where [`BlockWords::word`] finds a word.
+    layout: Layout,
 }
 
+/// Where the words of the last [`BlockWords::compute`] are.
 #[derive(Debug, Clone, Copy, Default)]
-enum Fallback {
+enum Layout {
     /// `words` holds the needed blocks, `slot` says where.
     #[default]
     Blocks,
@@ -111,7 +113,7 @@ impl BlockWords {
         #[cfg(target_arch = "x86_64")]
         if has_avx512() && tokens.len() >= vocab / DENSE_RATIO {
             // Most blocks are needed: compute them all, without the bitmap.
-            self.fallback = Fallback::Dense;
+            self.layout = Layout::Dense;
             self.words
                 .resize(vocab.div_ceil(BLOCK_WORDS), [0; BLOCK_WORDS]);
             // SAFETY: the CPU supports AVX-512F (and VL), checked just above.
@@ -120,7 +122,7 @@ impl BlockWords {
         }
         #[cfg(target_arch = "x86_64")]
         if has_avx512() {
-            self.fallback = Fallback::Blocks;
+            self.layout = Layout::Blocks;
             let nblocks = vocab.div_ceil(BLOCK_WORDS);
             self.needed.clear();
             self.needed.resize(nblocks.div_ceil(64), 0);
@@ -147,9 +149,9 @@ impl BlockWords {
         if tokens.len() > vocab / FILL_RATIO {
             self.filled.resize(vocab, 0);
             seed.fill(&mut self.filled);
-            self.fallback = Fallback::Filled;
+            self.layout = Layout::Filled;
         } else {
-            self.fallback = Fallback::Word(*seed);
+            self.layout = Layout::Word(*seed);
         }
     }
 
@@ -157,11 +159,11 @@ impl BlockWords {
     #[inline]
     pub(crate) fn word(&self, token: u32) -> u32 {
         let t = token as usize;
-        match &self.fallback {
-            Fallback::Blocks => self.words[self.slot[t / BLOCK_WORDS] as usize][t % BLOCK_WORDS],
-            Fallback::Dense => self.words[t / BLOCK_WORDS][t % BLOCK_WORDS],
-            Fallback::Filled => self.filled[t],
-            Fallback::Word(seed) => seed.word(token),
+        match &self.layout {
+            Layout::Blocks => self.words[self.slot[t / BLOCK_WORDS] as usize][t % BLOCK_WORDS],
+            Layout::Dense => self.words[t / BLOCK_WORDS][t % BLOCK_WORDS],
+            Layout::Filled => self.filled[t],
+            Layout::Word(seed) => seed.word(token),
         }
     }
 }
@@ -502,7 +504,7 @@ mod tests {
         for take in [0, 1, 15, 16, 17, 700] {
             bw.compute(&seed, vocab, tokens[..take].iter().copied());
             #[cfg(target_arch = "x86_64")]
-            assert!(matches!(bw.fallback, Fallback::Blocks) || !has_avx512());
+            assert!(matches!(bw.layout, Layout::Blocks) || !has_avx512());
             for &t in &tokens[..take] {
                 assert_eq!(bw.word(t), seed.word(t), "token {t}");
             }
@@ -510,7 +512,7 @@ mod tests {
         // Every block of a small vocabulary, including the ragged last one (dense).
         bw.compute(&seed, 1000, 0..1000);
         #[cfg(target_arch = "x86_64")]
-        assert!(matches!(bw.fallback, Fallback::Dense) || !has_avx512());
+        assert!(matches!(bw.layout, Layout::Dense) || !has_avx512());
         let mut all = vec![0u32; 1000];
         seed.fill(&mut all);
         assert!((0..1000u32).all(|t| bw.word(t) == all[t as usize]));
