@@ -247,7 +247,7 @@ pub(crate) struct Filter {
     boundary: Vec<u64>,
     sanitized: Vec<f32>,
     cands: Candidates,
-    /// The kept pairs of the last [`Filter::run`].
+    /// The kept pairs of the last [`Filter::run`] (weights after [`Filter::run_weights`]).
     pub(crate) kept: Vec<(u32, f64)>,
     /// PRF words of the kept tokens, for the Gumbel step.
     pub(crate) words: BlockWords,
