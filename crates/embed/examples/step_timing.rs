@@ -4,14 +4,21 @@
 //! Same setup as `benches/embed.rs`: V = 49,152, N(0, 3²) logits, T = 0.7, top-p 0.95, and
 //! each step includes copying the logits into the step's buffer.
 //!
+//! Each case runs the crate's step and the frozen pre-optimisation step (`tests/reference/`)
+//! in alternating rounds, so both see the same machine load, and checks they pick the same
+//! tokens.
+//!
 //! Run: `cargo run --release -p tracemark-embed --example step_timing`
 
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
-use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig};
+use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, Watermark, WatermarkConfig};
 use tracemark_embed::{Embedder, SamplingParams};
+
+#[path = "../tests/reference/mod.rs"]
+mod reference;
 
 const V: usize = 49_152;
 
@@ -20,25 +27,56 @@ fn cpu_ns() -> Option<u64> {
     stat.split_whitespace().next()?.parse().ok()
 }
 
-fn time(name: &str, mut step: impl FnMut()) {
-    for _ in 0..200 {
-        step();
-    }
-    let (start, cpu_start) = (Instant::now(), cpu_ns());
-    let (mut best, mut steps) = (Duration::MAX, 0u32);
-    while start.elapsed() < Duration::from_millis(1500) {
-        let batch = Instant::now();
-        for _ in 0..10 {
-            step();
+/// Fastest 10-step batch and on-CPU nanoseconds per step, accumulated over rounds.
+#[derive(Default)]
+struct Tally {
+    best: Option<Duration>,
+    cpu_ns: u64,
+    steps: u32,
+}
+
+impl Tally {
+    /// Runs `step` for about `ms` milliseconds in 10-step batches.
+    fn round(&mut self, ms: u64, step: &mut impl FnMut()) {
+        let (start, cpu_start) = (Instant::now(), cpu_ns());
+        let mut steps = 0;
+        while start.elapsed() < Duration::from_millis(ms) {
+            let batch = Instant::now();
+            for _ in 0..10 {
+                step();
+            }
+            let t = batch.elapsed() / 10;
+            self.best = Some(self.best.map_or(t, |b| b.min(t)));
+            steps += 10;
         }
-        best = best.min(batch.elapsed() / 10);
-        steps += 10;
+        if let (Some(a), Some(b)) = (cpu_start, cpu_ns()) {
+            self.cpu_ns += b - a;
+        }
+        self.steps += steps;
     }
-    let cpu = match (cpu_start, cpu_ns()) {
-        (Some(a), Some(b)) => format!("{:.1} µs", (b - a) as f64 / 1e3 / f64::from(steps)),
-        _ => "n/a".into(),
-    };
-    println!("{name:>24}: fastest batch {best:>10.1?}/step, mean CPU {cpu}/step");
+
+    fn report(&self) -> String {
+        let best = self.best.unwrap_or_default();
+        let cpu = self.cpu_ns as f64 / 1e3 / f64::from(self.steps.max(1));
+        format!(
+            "fastest {:>7.1} µs, mean CPU {cpu:>6.1} µs",
+            best.as_secs_f64() * 1e6
+        )
+    }
+}
+
+/// Warms both steps up, then alternates 150 ms rounds of each for about 3 s.
+fn time(name: &str, mut new: impl FnMut(), mut old: impl FnMut()) {
+    for _ in 0..200 {
+        new();
+        old();
+    }
+    let (mut a, mut b) = (Tally::default(), Tally::default());
+    for _ in 0..10 {
+        a.round(150, &mut new);
+        b.round(150, &mut old);
+    }
+    println!("{name:>22}: new {} | reference {}", a.report(), b.report());
 }
 
 fn main() {
@@ -75,15 +113,37 @@ fn main() {
             key(Scheme::Gumbel, SeedingKind::LeftHash, 1),
         ),
     ];
-    let mut buf = vec![0.0f32; V];
+    println!("per step, one thread; fastest 10-step batch and mean on-CPU time");
+    let (mut buf, mut ref_buf) = (vec![0.0f32; V], vec![0.0f32; V]);
     for (name, key) in &cases {
         let mut embedder = Embedder::new(key.as_ref(), params);
-        let mut i = 0u32;
-        time(name, || {
-            i = i.wrapping_add(1);
-            buf.copy_from_slice(&tables[i as usize % tables.len()]);
-            let context = [i, i ^ 7, i.wrapping_mul(3), i];
-            std::hint::black_box(embedder.next_token(&context, &mut buf));
-        });
+        let mut reference = reference::RefEmbedder::new(key.as_ref().map(Watermark::new), params);
+        let (mut i, mut j) = (0u32, 0u32);
+        let (mut tokens, mut ref_tokens) = (Vec::new(), Vec::new());
+        time(
+            name,
+            || {
+                i = i.wrapping_add(1);
+                buf.copy_from_slice(&tables[i as usize % tables.len()]);
+                let context = [i, i ^ 7, i.wrapping_mul(3), i];
+                let token = embedder.next_token(&context, &mut buf);
+                if tokens.len() < 1000 {
+                    tokens.push(token);
+                }
+            },
+            || {
+                j = j.wrapping_add(1);
+                ref_buf.copy_from_slice(&tables[j as usize % tables.len()]);
+                let context = [j, j ^ 7, j.wrapping_mul(3), j];
+                let token = reference.next_token(&context, &mut ref_buf);
+                if ref_tokens.len() < 1000 {
+                    ref_tokens.push(token);
+                }
+            },
+        );
+        assert_eq!(
+            tokens, ref_tokens,
+            "{name}: the reference picked other tokens"
+        );
     }
 }

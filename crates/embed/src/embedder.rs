@@ -63,9 +63,10 @@ impl Embedder {
         };
         match wm.config().scheme {
             Scheme::Kgw { .. } => {
-                self.kgw
-                    .apply(wm, context, logits, self.selfhash_candidates);
-                self.sampler.sample(logits)
+                let (_, m) = self
+                    .kgw
+                    .apply_with_max(wm, context, logits, self.selfhash_candidates);
+                self.sampler.sample_given_max(logits, m)
             }
             Scheme::Gumbel => gumbel_choose(wm, context, logits, &mut self.sampler),
         }

@@ -4,11 +4,13 @@
 //! rest of a decode step; a polynomial `2^t` in straight-line code that the compiler
 //! vectorises is about ten times faster and accurate to a few ulp.
 //!
-//! On x86-64 with AVX2 each kernel has a second build, picked at run time: the same code
-//! compiled with AVX2 enabled, or explicit intrinsics (the fused exp/sum/max pass and the band
-//! scan, which the compiler vectorises poorly). Both builds do the same IEEE operations in the
-//! same order (no FMA, the same 8-lane accumulators), so results are bit-identical whichever
-//! runs; the tests check this.
+//! On x86-64 each kernel has SIMD builds, picked at run time ([`crate::cpu`]): the same code
+//! compiled with AVX2, or explicit 256-bit intrinsics (the fused exp/sum/max pass and the band
+//! scan, which the compiler vectorises poorly), compiled for AVX2 and again for AVX-512VL
+//! ([`simd`]); and 512-bit builds of the max and exp passes ([`wide`]), whose exp pass also
+//! gathers the large probabilities for the nucleus. Every build does the same IEEE operations
+//! in the same order (no FMA, the same 8-lane accumulators), so results are bit-identical
+//! whichever runs; the tests check this.
 
 /// Lanes of the manual reductions; their structure fixes the summation order.
 const LANES: usize = 8;
@@ -60,17 +62,22 @@ pub(crate) fn prob_key(e: f32, id: usize) -> u64 {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
-}
+use crate::cpu::{avx2 as has_avx2, avx512 as has_avx512vl};
 
-/// Runs `$avx2` when the CPU has AVX2, else `$generic`, with the same arguments.
+/// Runs `simd::avx512::$kernel` when the CPU has AVX-512VL, else `simd::avx2::$kernel` when
+/// it has AVX2, else `$generic`, with the same arguments.
 macro_rules! dispatch {
-    ($generic:ident, $avx2:path, $($arg:expr),*) => {{
+    ($generic:ident, $kernel:ident, $($arg:expr),*) => {{
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { $avx2($($arg),*) };
+        {
+            if has_avx512vl() {
+                // SAFETY: the CPU supports AVX2, AVX-512F and AVX-512VL, checked just above.
+                return unsafe { simd::avx512::$kernel($($arg),*) };
+            }
+            if has_avx2() {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { simd::avx2::$kernel($($arg),*) };
+            }
         }
         $generic($($arg),*)
     }};
@@ -78,7 +85,12 @@ macro_rules! dispatch {
 
 /// The largest value, ignoring NaN; −∞ for an empty or all-NaN slice.
 pub(crate) fn max(xs: &[f32]) -> f32 {
-    dispatch!(max_small, avx2::max, xs)
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512vl() {
+        // SAFETY: the CPU supports AVX-512F and AVX-512VL, checked just above.
+        return unsafe { wide::max(xs) };
+    }
+    dispatch!(max_small, max, xs)
 }
 
 /// [`max`] without dispatch, for short slices inside a caller's loop.
@@ -110,7 +122,7 @@ pub(crate) fn add_where_below(
     assert_eq!(logits.len(), words.len());
     dispatch!(
         add_where_below_generic,
-        avx2::add_where_below,
+        add_where_below,
         logits,
         words,
         threshold,
@@ -165,16 +177,64 @@ pub(crate) fn exp_blocks(
     return blocks.sum.iter().sum();
 
     fn fill(xs: &[f32], m: f32, scale: f32, out: &mut [f32], blocks: &mut Blocks) {
-        dispatch!(
-            exp_blocks_generic,
-            avx2::exp_blocks,
-            xs,
-            m,
-            scale,
-            out,
-            blocks
-        )
+        #[cfg(target_arch = "x86_64")]
+        if has_avx512vl() {
+            // SAFETY: the CPU supports AVX-512F and AVX-512VL, checked just above.
+            return unsafe { wide::exp_blocks(xs, m, scale, out, blocks, None) };
+        }
+        dispatch!(exp_blocks_generic, exp_blocks, xs, m, scale, out, blocks)
     }
+}
+
+/// The tokens whose probability is at least `lo`, as gathered by
+/// [`exp_blocks_collecting`]: probabilities and ids in token order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Candidates {
+    pub(crate) lo: f32,
+    /// Buffers of at least `len` entries (more, so a whole vector can always be stored).
+    pub(crate) probs: Vec<f32>,
+    pub(crate) ids: Vec<u32>,
+    pub(crate) len: usize,
+    /// Whether `probs` holds every probability ≥ `lo`; false when none were gathered.
+    pub(crate) complete: bool,
+}
+
+impl Candidates {
+    /// The gathered (probability, token) pairs, in token order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (f32, u32)> + '_ {
+        let (probs, ids) = (&self.probs[..self.len], &self.ids[..self.len]);
+        probs.iter().copied().zip(ids.iter().copied())
+    }
+}
+
+/// [`exp_blocks`], also gathering into `cands` every probability ≥ `lo` with its token,
+/// unless more than about `cap` qualify. Only the AVX-512 build gathers; elsewhere
+/// `cands.complete` is false and the caller scans `out` itself.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn exp_blocks_collecting(
+    xs: &[f32],
+    m: f32,
+    scale: f32,
+    out: &mut [f32],
+    blocks: &mut Blocks,
+    lo: f32,
+    cap: usize,
+    cands: &mut Candidates,
+) -> f64 {
+    cands.lo = lo;
+    cands.len = 0;
+    cands.complete = false;
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512vl() {
+        assert_eq!(xs.len(), out.len());
+        blocks.max.clear();
+        blocks.sum.clear();
+        // SAFETY: the CPU supports AVX-512F and AVX-512VL, checked just above.
+        unsafe { wide::exp_blocks(xs, m, scale, out, blocks, Some((cands, cap))) };
+        return blocks.sum.iter().sum();
+    }
+    let _ = cap; // nothing is gathered
+    exp_blocks(xs, m, scale, out, blocks)
 }
 
 #[inline(always)]
@@ -221,12 +281,54 @@ fn sum_max_generic(xs: &[f32]) -> (f64, f32) {
     (widen(acc, tail), top)
 }
 
+/// The index of the first value equal to `m`, if any.
+pub(crate) fn first_equal(xs: &[f32], m: f32) -> Option<usize> {
+    dispatch!(first_equal_generic, first_equal, xs, m)
+}
+
+/// [`first_equal`], testing 64 values at a time with no early exit, so it vectorises.
+#[inline(always)]
+fn first_equal_generic(xs: &[f32], m: f32) -> Option<usize> {
+    const CHUNK: usize = 64;
+    for (c, chunk) in xs.chunks(CHUNK).enumerate() {
+        if chunk.iter().fold(false, |any, &x| any | (x == m)) {
+            return chunk.iter().position(|&x| x == m).map(|j| c * CHUNK + j);
+        }
+    }
+    None
+}
+
+/// Divides every weight by `z` (each an IEEE division, 8 at a time where SIMD allows).
+pub(crate) fn divide_all(kept: &mut [(u32, f64)], z: f64) {
+    dispatch!(divide_all_generic, divide_all, kept, z)
+}
+
+#[inline(always)]
+fn divide_all_generic(kept: &mut [(u32, f64)], z: f64) {
+    let mut chunks = kept.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut p = [0.0f64; 8];
+        for (p, &(_, e)) in p.iter_mut().zip(chunk.iter()) {
+            *p = e;
+        }
+        for p in &mut p {
+            *p /= z;
+        }
+        for (p, (_, e)) in p.into_iter().zip(chunk) {
+            *e = p;
+        }
+    }
+    for (_, p) in chunks.into_remainder() {
+        *p /= z;
+    }
+}
+
 /// Appends the [`prob_key`] of every probability in `[lo, hi)`, in token order, skipping
 /// blocks whose maximum is below `lo`.
 pub(crate) fn collect_band(probs: &[f32], block_max: &[f32], lo: f32, hi: f32, out: &mut Vec<u64>) {
     dispatch!(
         collect_band_generic,
-        avx2::collect_band,
+        collect_band,
         probs,
         block_max,
         lo,
@@ -245,140 +347,10 @@ fn collect_band_generic(probs: &[f32], block_max: &[f32], lo: f32, hi: f32, out:
     }
 }
 
-/// The AVX2 builds. Each is `unsafe` to call only because it needs AVX2.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-
-    use super::{BLOCK, Blocks, LANES, exp_map, prob_key, widen};
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn max(xs: &[f32]) -> f32 {
-        super::max_small(xs)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn add_where_below(
-        logits: &mut [f32],
-        words: &[u32],
-        threshold: u32,
-        delta: f32,
-    ) -> usize {
-        super::add_where_below_generic(logits, words, threshold, delta)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn exp_blocks(xs: &[f32], m: f32, scale: f32, out: &mut [f32], blocks: &mut Blocks) {
-        let (vm, vscale) = (_mm256_set1_ps(m), _mm256_set1_ps(scale));
-        for (xb, ob) in xs.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
-            // `scaled_exp`, its sum and its maximum in one pass, in the generic build's order.
-            let (mut acc, mut top) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            let mut xi = xb.chunks_exact(LANES);
-            let mut oi = ob.chunks_exact_mut(LANES);
-            for (x, o) in (&mut xi).zip(&mut oi) {
-                let e = exp2_nonpositive(_mm256_mul_ps(_mm256_sub_ps(load(x), vm), vscale));
-                store(o, e);
-                acc = _mm256_add_ps(acc, e);
-                top = _mm256_max_ps(e, top); // NaN-free: the same as `if e > top`
-            }
-            let rest = oi.into_remainder();
-            exp_map(xi.remainder(), m, scale, rest);
-            let tail = rest.iter().map(|&x| f64::from(x)).sum();
-            blocks.sum.push(widen(lanes(acc), tail));
-            let top = lanes(top)
-                .iter()
-                .chain(rest.iter())
-                .fold(0.0f32, |a, &x| if x > a { x } else { a });
-            blocks.max.push(top);
-        }
-    }
-
-    /// [`super::exp2_nonpositive`] on 8 lanes: the same operations in the same order.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn exp2_nonpositive(t: __m256) -> __m256 {
-        const MAGIC: f32 = 12_582_912.0;
-        const COEFFS: [f32; 6] = [
-            1.339_993_1e-3,
-            9.618_489e-3,
-            5.550_328_8e-2,
-            2.402_264_7e-1,
-            6.931_472e-1,
-            1.0,
-        ];
-        let valid = _mm256_cmp_ps::<_CMP_GE_OQ>(t, _mm256_set1_ps(-125.0));
-        let t = _mm256_blendv_ps(_mm256_set1_ps(-125.0), t, valid);
-        let shifted = _mm256_add_ps(t, _mm256_set1_ps(MAGIC));
-        let r = _mm256_sub_ps(t, _mm256_sub_ps(shifted, _mm256_set1_ps(MAGIC)));
-        let mut p = _mm256_set1_ps(1.534_581_2e-4);
-        for c in COEFFS {
-            p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(c));
-        }
-        let n = _mm256_sub_epi32(
-            _mm256_castps_si256(shifted),
-            _mm256_set1_epi32(0x4B40_0000 - 127),
-        );
-        let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(n));
-        _mm256_and_ps(_mm256_mul_ps(p, scale), valid)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn collect_band(
-        probs: &[f32],
-        block_max: &[f32],
-        lo: f32,
-        hi: f32,
-        out: &mut Vec<u64>,
-    ) {
-        let (vlo, vhi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-        for (i, (b, &top)) in probs.chunks(BLOCK).zip(block_max).enumerate() {
-            if top < lo {
-                continue;
-            }
-            let mut chunks = b.chunks_exact(LANES);
-            let mut base = i * BLOCK;
-            for x in &mut chunks {
-                let v = load(x);
-                let inside = _mm256_and_ps(
-                    _mm256_cmp_ps::<_CMP_GE_OQ>(v, vlo),
-                    _mm256_cmp_ps::<_CMP_LT_OQ>(v, vhi),
-                );
-                let mut mask = _mm256_movemask_ps(inside);
-                while mask != 0 {
-                    let j = mask.trailing_zeros() as usize;
-                    out.push(prob_key(x[j], base + j));
-                    mask &= mask - 1;
-                }
-                base += LANES;
-            }
-            for (j, &e) in chunks.remainder().iter().enumerate() {
-                if e >= lo && e < hi {
-                    out.push(prob_key(e, base + j));
-                }
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn load(x: &[f32]) -> __m256 {
-        assert_eq!(x.len(), LANES);
-        // SAFETY: `x` holds 8 f32s, and `loadu` has no alignment requirement.
-        unsafe { _mm256_loadu_ps(x.as_ptr()) }
-    }
-
-    #[inline(always)]
-    fn store(out: &mut [f32], v: __m256) {
-        assert_eq!(out.len(), LANES);
-        // SAFETY: `out` holds 8 f32s, and `storeu` has no alignment requirement.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) }
-    }
-
-    #[inline(always)]
-    fn lanes(v: __m256) -> [f32; LANES] {
-        // SAFETY: __m256 and [f32; 8] have the same size, and every bit pattern is valid.
-        unsafe { std::mem::transmute(v) }
-    }
-}
+mod simd;
+#[cfg(target_arch = "x86_64")]
+mod wide;
 
 #[cfg(test)]
 mod tests;

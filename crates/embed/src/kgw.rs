@@ -1,15 +1,16 @@
 //! KGW embedding: add δ to the logits of green tokens before sampling.
 //!
 //! A token is green exactly when detection would score it green: the bias reads the same PRF
-//! words through [`Watermark::step_seed`] / [`Seed::fill`] (LeftHash, MinHash) or
-//! [`Watermark::score`] (SelfHash) and compares them with the same threshold.
+//! words, those of [`Watermark::step_seed`] as [`Seed::fill`] expands it (LeftHash, MinHash;
+//! computed in bulk by `keystream`) or of [`Watermark::score`] (SelfHash), and compares them
+//! with the same threshold.
 //!
 //! [`Seed::fill`]: tracemark_core::Seed::fill
 
-use tracemark_core::{Scheme, TokenScore, Watermark};
+use tracemark_core::{Scheme, Seed, TokenScore, Watermark};
 
-use crate::fastmath::add_where_below;
-use crate::sampling::top_k_keys;
+use crate::keystream::{bias_and_max, tuple_words};
+use crate::topk::top_k_keys;
 
 /// SelfHash candidates checked per step by default: the top 40 logits, as in Kirchenbauer
 /// et al.'s Hugging Face implementation.
@@ -30,6 +31,7 @@ pub struct BiasStats {
 pub struct KgwBias {
     words: Vec<u32>,
     keys: Vec<u64>,
+    pairs: Vec<(Seed, u32)>,
 }
 
 impl KgwBias {
@@ -41,8 +43,8 @@ impl KgwBias {
     /// Adds δ to every green logit after `context` (the full token history).
     ///
     /// - Context shorter than h, or a Gumbel key: logits are left unchanged.
-    /// - LeftHash / MinHash: one seed per step; the PRF words of all V tokens are filled in
-    ///   one sequential pass and every token with word < γ·2³² gets +δ.
+    /// - LeftHash / MinHash: one seed per step; the PRF words of all V tokens are expanded
+    ///   block by block and every token with word < γ·2³² gets +δ as its block comes out.
     /// - SelfHash: each of the `selfhash_candidates` highest logits (lower id on ties) is
     ///   scored with itself appended to the window and gets +δ if green. If none is green,
     ///   the logits are unchanged; that is normal, not an error.
@@ -53,27 +55,40 @@ impl KgwBias {
         logits: &mut [f32],
         selfhash_candidates: usize,
     ) -> BiasStats {
+        self.apply_with_max(wm, context, logits, selfhash_candidates)
+            .0
+    }
+
+    /// [`KgwBias::apply`], also returning the largest biased logit (NaN ignored) when the
+    /// bias visited every logit anyway (LeftHash, MinHash), so sampling can skip that pass.
+    pub(crate) fn apply_with_max(
+        &mut self,
+        wm: &Watermark,
+        context: &[u32],
+        logits: &mut [f32],
+        selfhash_candidates: usize,
+    ) -> (BiasStats, Option<f32>) {
         let Scheme::Kgw { gamma, delta } = wm.config().scheme else {
-            return BiasStats::default();
+            return (BiasStats::default(), None);
         };
         let Some(window) = wm.window(context) else {
-            return BiasStats::default();
+            return (BiasStats::default(), None);
         };
         let (threshold, delta) = (gamma.threshold(), delta.get());
         match wm.step_seed(window) {
             Some(seed) => {
-                self.words.resize(logits.len(), 0);
-                seed.fill(&mut self.words);
-                let green = add_where_below(logits, &self.words, threshold, delta);
-                BiasStats {
+                // The keystream is expanded and compared block by block, fused with the max.
+                let (green, top) = bias_and_max(&seed, logits, threshold, delta, &mut self.words);
+                let stats = BiasStats {
                     considered: logits.len(),
                     green,
-                }
+                };
+                (stats, Some(top))
             }
             None => {
                 let k = selfhash_candidates.min(logits.len());
                 if k == 0 {
-                    return BiasStats::default();
+                    return (BiasStats::default(), None);
                 }
                 if k < logits.len() {
                     top_k_keys(logits, k, &mut self.keys);
@@ -83,18 +98,26 @@ impl KgwBias {
                         .extend((0..logits.len() as u64).map(|i| !i & 0xFFFF_FFFF));
                 }
                 // The candidates were fixed from the original logits above, before any bias.
-                let mut green = 0;
-                for &key in &self.keys {
+                // Each has its own seed (one HMAC); their words are computed together.
+                self.pairs.clear();
+                self.pairs.extend(self.keys.iter().map(|&key| {
                     let token = !(key as u32);
-                    if wm.score(window, token) == TokenScore::Green(true) {
+                    (wm.tuple_seed(window, token), token)
+                }));
+                tuple_words(&self.pairs, &mut self.words);
+                let mut green = 0;
+                for (&(_, token), &word) in self.pairs.iter().zip(&self.words) {
+                    // `Watermark::score` is exactly this verdict on this word.
+                    if wm.score_word(word) == TokenScore::Green(true) {
                         logits[token as usize] += delta;
                         green += 1;
                     }
                 }
-                BiasStats {
+                let stats = BiasStats {
                     considered: k,
                     green,
-                }
+                };
+                (stats, None)
             }
         }
     }

@@ -21,14 +21,17 @@
 //! over any [`tracemark_model::LanguageModel`], and [`Record`] is the stored form of an answer.
 #![deny(missing_docs)]
 
+mod cpu;
 mod embedder;
 #[allow(unsafe_code)] // AVX2 intrinsics behind runtime feature detection.
 mod fastmath;
 mod generate;
 mod gumbel;
+mod keystream;
 mod kgw;
 mod record;
 mod sampling;
+mod topk;
 
 pub use embedder::Embedder;
 pub use generate::{Generation, Observer, StopReason, generate, generate_observed};

@@ -11,17 +11,24 @@
 //! logit. Top-p computes the softmax with per-block (256-token) maxima and sums, collects the
 //! tokens above falling thresholds (1/8, 1/64, … of the top probability) until their mass
 //! reaches `top_p`, bins those few by float exponent, and sorts only the bin where the
-//! nucleus ends. Without top-k and top-p, sampling walks the block sums.
+//! nucleus ends. With AVX-512 the softmax pass itself gathers the tokens ≥ 1/4096 of the top,
+//! so the bands above that are cut from the gathered few instead of rescanning the
+//! vocabulary. Without top-k and top-p, sampling walks the block sums. When the caller
+//! already has the maximum logit (the fused KGW bias), no step recomputes it.
 //!
 //! Probabilities below 2⁻¹²⁵ of the largest count as 0 (they are never sampled).
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use tracemark_core::Seed;
 
 use crate::EmbedError;
 use crate::fastmath::{
-    BLOCK, Blocks, collect_band, exp_blocks, exp_scale, max, max_small, prob_key, scaled_exp,
+    BLOCK, Blocks, Candidates, collect_band, divide_all, exp_blocks, exp_blocks_collecting,
+    exp_scale, first_equal, max, prob_key, scaled_exp,
 };
+use crate::keystream::BlockWords;
+use crate::topk::top_k_keys;
 
 /// Sampling settings: temperature, then top-k, then top-p, then a categorical draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,14 +131,15 @@ impl Default for SamplingParams {
 /// If `logits` is empty.
 pub fn argmax(logits: &[f32]) -> u32 {
     assert!(!logits.is_empty(), "logits must not be empty");
-    let m = max(logits);
+    argmax_given_max(logits, max(logits))
+}
+
+/// [`argmax`] when `m = max(logits)` is known.
+fn argmax_given_max(logits: &[f32], m: f32) -> u32 {
     if m == f32::NEG_INFINITY {
         return 0;
     }
-    logits
-        .iter()
-        .position(|&x| x == m)
-        .expect("the maximum is present") as u32
+    first_equal(logits, m).expect("the maximum is present") as u32
 }
 
 /// The tokens that survive temperature, top-k and top-p, with their probabilities
@@ -145,7 +153,7 @@ pub fn argmax(logits: &[f32]) -> u32 {
 /// # Panics
 /// If `logits` is empty or longer than `u32::MAX`.
 pub fn filtered_distribution(logits: &[f32], params: &SamplingParams) -> Vec<(u32, f64)> {
-    Filter::default().run(logits, params).to_vec()
+    Filter::default().run(logits, params, None).to_vec()
 }
 
 /// A seeded sampler with reusable buffers, so a decode step does not allocate.
@@ -178,11 +186,17 @@ impl Sampler {
     /// # Panics
     /// If `logits` is empty or longer than `u32::MAX`.
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
+        self.sample_given_max(logits, None)
+    }
+
+    /// [`Sampler::sample`], given `max(logits)` (NaN ignored) if the caller has it.
+    pub(crate) fn sample_given_max(&mut self, logits: &[f32], m: Option<f32>) -> u32 {
         if self.params.is_greedy() {
-            return argmax(logits);
+            check(logits);
+            return argmax_given_max(logits, m.unwrap_or_else(|| max(logits)));
         }
         let r = self.uniform();
-        self.filter.sample(logits, &self.params, r)
+        self.filter.sample(logits, &self.params, r, m)
     }
 
     /// A uniform draw in [0, 1) with 53 random bits.
@@ -213,6 +227,11 @@ const THRESHOLDS: [f32; 6] = [
     1.0 / 262_144.0,
 ];
 
+/// The exp pass gathers the tokens with probability ≥ `GATHER_LO` (a threshold above), unless
+/// more than about `GATHER_CAP` qualify; the nucleus bands above it are then cut from those.
+const GATHER_LO: f32 = THRESHOLDS[3];
+const GATHER_CAP: usize = 4096;
+
 /// Bits of a probability's float dropped by the nucleus histogram: 2⁵ bins per octave.
 const BIN_SHIFT: u32 = 18;
 /// The last bin, where probability 0 falls.
@@ -227,21 +246,31 @@ pub(crate) struct Filter {
     hist: Vec<f64>,
     boundary: Vec<u64>,
     sanitized: Vec<f32>,
-    /// The kept pairs of the last [`Filter::run`].
+    cands: Candidates,
+    /// The kept pairs of the last [`Filter::run`] (weights after [`Filter::run_weights`]).
     pub(crate) kept: Vec<(u32, f64)>,
-    /// PRF words of a whole vocabulary, for the Gumbel step.
-    pub(crate) words: Vec<u32>,
+    /// PRF words of the kept tokens, for the Gumbel step.
+    pub(crate) words: BlockWords,
+    /// SelfHash Gumbel: each kept token's seed, and its word.
+    pub(crate) pairs: Vec<(Seed, u32)>,
+    pub(crate) tuple_words: Vec<u32>,
 }
 
 impl Filter {
     /// The token at cumulative mass `r ∈ [0, 1)` of the filtered distribution. Without top-k
     /// and top-p it walks the block sums instead of listing all V kept tokens.
-    pub(crate) fn sample(&mut self, logits: &[f32], params: &SamplingParams, r: f64) -> u32 {
+    pub(crate) fn sample(
+        &mut self,
+        logits: &[f32],
+        params: &SamplingParams,
+        r: f64,
+        m: Option<f32>,
+    ) -> u32 {
         check(logits);
         let unfiltered = params.top_p >= 1.0 && (params.top_k == 0 || params.top_k >= logits.len());
-        let m = max(logits);
+        let m = m.unwrap_or_else(|| max(logits));
         if !unfiltered || !m.is_finite() {
-            return categorical(self.run(logits, params), r);
+            return categorical(self.run(logits, params, Some(m)), r);
         }
         let scale = exp_scale(1.0 / params.temperature);
         self.probs.resize(logits.len(), 0.0);
@@ -265,14 +294,34 @@ impl Filter {
         last_nonzero(&self.probs) as u32 // r · total rounded up to total
     }
 
-    /// The kept (token, probability) pairs; see [`filtered_distribution`].
-    pub(crate) fn run(&mut self, logits: &[f32], params: &SamplingParams) -> &[(u32, f64)] {
+    /// The kept (token, probability) pairs; see [`filtered_distribution`]. `m` is
+    /// `max(logits)` if the caller has it.
+    pub(crate) fn run(
+        &mut self,
+        logits: &[f32],
+        params: &SamplingParams,
+        m: Option<f32>,
+    ) -> &[(u32, f64)] {
+        let z = self.run_weights(logits, params, m);
+        divide_all(&mut self.kept, z);
+        &self.kept
+    }
+
+    /// [`Filter::run`] before the renormalisation: leaves the kept tokens with weights `w` in
+    /// `kept` and returns `z`; the probabilities are exactly `w / z`. (Where `run` returns
+    /// probabilities directly, they are the weights and `z` is 1.)
+    pub(crate) fn run_weights(
+        &mut self,
+        logits: &[f32],
+        params: &SamplingParams,
+        m: Option<f32>,
+    ) -> f64 {
         check(logits);
         self.kept.clear();
-        let m = max(logits);
+        let m = m.unwrap_or_else(|| max(logits));
         if params.is_greedy() || m == f32::NEG_INFINITY {
-            self.kept.push((argmax(logits), 1.0));
-            return &self.kept;
+            self.kept.push((argmax_given_max(logits, m), 1.0));
+            return 1.0;
         }
         if m == f32::INFINITY {
             // The +∞ tokens share the mass: rerun on logits 0 for them and −∞ for the rest.
@@ -283,9 +332,9 @@ impl Filter {
                     .iter()
                     .map(|&x| if x == m { 0.0 } else { f32::NEG_INFINITY }),
             );
-            self.run(&sanitized, params);
+            self.run(&sanitized, params, None);
             self.sanitized = sanitized;
-            return &self.kept;
+            return 1.0;
         }
         let scale = exp_scale(1.0 / params.temperature);
         if params.top_k > 0 && params.top_k < logits.len() {
@@ -293,12 +342,8 @@ impl Filter {
         } else {
             self.full(logits, m, scale, params.top_p);
         }
-        // Renormalise over the kept set; kept[i].1 holds the unnormalised weight here.
-        let z: f64 = self.kept.iter().map(|&(_, e)| e).sum();
-        for (_, p) in &mut self.kept {
-            *p /= z;
-        }
-        &self.kept
+        // The total weight, in kept order.
+        self.kept.iter().map(|&(_, e)| e).sum()
     }
 
     /// Top-k, then top-p over those k.
@@ -323,14 +368,34 @@ impl Filter {
     /// Softmax over the whole vocabulary, then top-p.
     fn full(&mut self, logits: &[f32], m: f32, scale: f32, top_p: f32) {
         self.probs.resize(logits.len(), 0.0);
-        let total = exp_blocks(logits, m, scale, &mut self.probs, &mut self.blocks);
-        let (probs, block_max) = (&self.probs, &self.blocks.max[..]);
         if top_p >= 1.0 {
+            // Every token with e > 0 (e ≥ the least subnormal), gathered by the exp pass
+            // where it can, else by a scan.
+            let (probs, blocks, cands) = (&mut self.probs, &mut self.blocks, &mut self.cands);
+            let (tiny, all) = (f32::from_bits(1), logits.len());
+            exp_blocks_collecting(logits, m, scale, probs, blocks, tiny, all, cands);
+            if cands.complete {
+                let kept = cands.pairs().map(|(e, id)| (id, f64::from(e)));
+                return self.kept.extend(kept);
+            }
             let nonzero = probs.iter().enumerate().filter(|&(_, &e)| e > 0.0);
             return self
                 .kept
                 .extend(nonzero.map(|(i, &e)| (i as u32, f64::from(e))));
         }
+        // The exp pass also gathers the tokens ≥ GATHER_LO, where it can, so the bands
+        // above it need no scan of `probs`.
+        let total = exp_blocks_collecting(
+            logits,
+            m,
+            scale,
+            &mut self.probs,
+            &mut self.blocks,
+            GATHER_LO,
+            GATHER_CAP,
+            &mut self.cands,
+        );
+        let (probs, block_max, cands) = (&self.probs, &self.blocks.max[..], &self.cands);
         // Collect the tokens ≥ c for falling thresholds c until their mass reaches the target:
         // the nucleus lies among them. A threshold is skipped without a scan while the blocks
         // holding any token ≥ c cannot reach the target. The last resort: tokens below `floor`
@@ -357,7 +422,14 @@ impl Filter {
                 continue;
             }
             let start = self.keys.len();
-            collect_band(probs, block_max, lo, hi, &mut self.keys);
+            if cands.complete && lo >= cands.lo {
+                // The same keys in the same (token) order as the scan below would give.
+                let band = cands.pairs().filter(|&(e, _)| e >= lo && e < hi);
+                self.keys
+                    .extend(band.map(|(e, id)| prob_key(e, id as usize)));
+            } else {
+                collect_band(probs, block_max, lo, hi, &mut self.keys);
+            }
             mass += self.keys[start..]
                 .iter()
                 .map(|&key| f64::from(key_prob(key)))
@@ -428,23 +500,7 @@ fn check(logits: &[f32]) {
     );
 }
 
-/// A key ordering tokens by logit (higher first after a descending sort), then lower id.
-fn logit_key(logit: f32, id: u32) -> u64 {
-    let bits = if logit.is_nan() {
-        f32::NEG_INFINITY
-    } else {
-        logit
-    }
-    .to_bits();
-    let ordered = if bits >> 31 == 1 {
-        !bits
-    } else {
-        bits | 1 << 31
-    };
-    (u64::from(ordered) << 32) | u64::from(!id)
-}
-
-fn key_id(key: u64) -> usize {
+pub(crate) fn key_id(key: u64) -> usize {
     !(key as u32) as usize
 }
 
@@ -455,40 +511,4 @@ fn key_prob(key: u64) -> f32 {
 /// The nucleus histogram bin of a [`prob_key`]: 0 for probability 1, then 2⁵ bins per octave.
 fn key_bin(key: u64) -> usize {
     (TOP_BIN - (key >> (32 + BIN_SHIFT)) as u32) as usize
-}
-
-/// Leaves the [`logit_key`]s of the `k` highest logits in `buf`, in no particular order.
-/// Needs `0 < k < logits.len()`.
-pub(crate) fn top_k_keys(logits: &[f32], k: usize, buf: &mut Vec<u64>) {
-    debug_assert!(k > 0 && k < logits.len());
-    const CHUNK: usize = 16;
-    let cap = 4 * k.max(CHUNK);
-    buf.clear();
-    // Until the first cut every key is admitted: real keys are all > 0.
-    let (mut min_key, mut min_logit) = (0u64, f32::NEG_INFINITY);
-    for (c, chunk) in logits.chunks(CHUNK).enumerate() {
-        if max_small(chunk) < min_logit {
-            continue;
-        }
-        for (j, &logit) in chunk.iter().enumerate() {
-            let key = logit_key(logit, (c * CHUNK + j) as u32);
-            if key > min_key {
-                buf.push(key);
-                if buf.len() == cap {
-                    cut(buf, k);
-                    min_key = buf[k - 1];
-                    min_logit = logits[key_id(min_key)];
-                }
-            }
-        }
-    }
-    if buf.len() > k {
-        cut(buf, k);
-    }
-}
-
-/// Keeps the `k` largest keys, the smallest of them at `buf[k − 1]`.
-fn cut(buf: &mut Vec<u64>, k: usize) {
-    buf.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-    buf.truncate(k);
 }

@@ -122,3 +122,77 @@ fn block_kernels_match_a_direct_computation_and_both_builds_agree() {
         assert_eq!(g_keys, want, "[{lo}, {hi})");
     }
 }
+
+#[test]
+fn every_exp_build_agrees_and_the_gather_is_exact() {
+    // 49,152 + 200 values: full blocks and a ragged one, probabilities from 1 down to 0.
+    let xs: Vec<f32> = (0..49_352)
+        .map(|i| ((i * 7919) % 100_003) as f32 * -0.0011)
+        .collect();
+    let scale = exp_scale(1.0 / 0.7);
+    let run = |f: &dyn Fn(&mut Vec<f32>, &mut Blocks)| {
+        let (mut out, mut blocks) = (vec![0.0; xs.len()], Blocks::default());
+        f(&mut out, &mut blocks);
+        (out, blocks)
+    };
+    let want = run(&|o, b| exp_blocks_generic(&xs, 0.0, scale, o, b));
+    assert_eq!(run(&|o, b| _ = exp_blocks(&xs, 0.0, scale, o, b)), want);
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY (each): run only where the CPU has the build's features.
+        if has_avx2() {
+            let avx2 = run(&|o, b| unsafe { simd::avx2::exp_blocks(&xs, 0.0, scale, o, b) });
+            assert_eq!(avx2, want);
+        }
+        if has_avx512vl() {
+            let vl = run(&|o, b| unsafe { simd::avx512::exp_blocks(&xs, 0.0, scale, o, b) });
+            assert_eq!(vl, want);
+            let w = run(&|o, b| unsafe { wide::exp_blocks(&xs, 0.0, scale, o, b, None) });
+            assert_eq!(w, want);
+        }
+    }
+    for (lo, cap) in [
+        (1.0 / 4096.0, 4096),
+        (0.5, 100_000),
+        (1e-30, 60_000),
+        (1e-30, 1000),
+    ] {
+        let mut cands = Candidates::default();
+        let (mut out, mut blocks) = (vec![0.0; xs.len()], Blocks::default());
+        let total =
+            exp_blocks_collecting(&xs, 0.0, scale, &mut out, &mut blocks, lo, cap, &mut cands);
+        assert_eq!(total, blocks.sum.iter().sum::<f64>());
+        assert_eq!((out, blocks), want);
+        let inside: Vec<(f32, u32)> = (want.0.iter().enumerate())
+            .filter(|&(_, &e)| e >= lo)
+            .map(|(i, &e)| (e, i as u32))
+            .collect();
+        if cands.complete {
+            let gathered: Vec<(f32, u32)> = cands.pairs().collect();
+            assert_eq!(gathered, inside, "lo {lo}");
+            assert!(inside.len() < cap + 16);
+        } else {
+            #[cfg(target_arch = "x86_64")]
+            assert!(inside.len() > cap || !has_avx512vl());
+        }
+    }
+}
+
+#[test]
+fn every_max_build_agrees() {
+    for n in [0usize, 1, 15, 16, 63, 64, 65, 1000, 49_152] {
+        let mut xs: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1013) as f32 - 700.0).collect();
+        for (i, x) in xs.iter_mut().enumerate() {
+            if i % 97 == 3 {
+                *x = f32::NAN;
+            }
+        }
+        assert_eq!(max(&xs).to_bits(), max_small(&xs).to_bits(), "n = {n}");
+        if n > 10 {
+            xs[n / 2] = f32::INFINITY;
+            assert_eq!(max(&xs), f32::INFINITY);
+            xs.iter_mut().for_each(|x| *x = f32::NAN);
+            assert_eq!(max(&xs), f32::NEG_INFINITY);
+        }
+    }
+}
