@@ -15,6 +15,7 @@ use tracemark_core::{Delta, Gamma, Key, Scheme, Seeding, SeedingKind, Watermark,
 use tracemark_embed::{Embedder, KgwBias, Sampler, SamplingParams};
 
 #[path = "../tests/reference/mod.rs"]
+#[allow(unsafe_code)] // the frozen reference keeps its AVX2 kernels.
 mod reference;
 
 const V: usize = 49_152;

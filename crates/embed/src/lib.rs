@@ -23,14 +23,16 @@
 
 mod cpu;
 mod embedder;
-#[allow(unsafe_code)] // AVX2 intrinsics behind runtime feature detection.
+#[allow(unsafe_code)] // SIMD kernels behind runtime CPU-feature detection.
 mod fastmath;
 mod generate;
 mod gumbel;
+#[allow(unsafe_code)] // AVX-512 ChaCha20 behind runtime CPU-feature detection.
 mod keystream;
 mod kgw;
 mod record;
 mod sampling;
+#[allow(unsafe_code)] // AVX-512 chunk skipping behind runtime CPU-feature detection.
 mod topk;
 
 pub use embedder::Embedder;

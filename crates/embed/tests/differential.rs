@@ -9,6 +9,7 @@
 //! probabilities, bit for bit) on the logits the sampler saw.
 
 mod common;
+#[allow(unsafe_code)] // the frozen reference keeps its AVX2 kernels.
 mod reference;
 
 use common::{key, kgw};
