@@ -104,6 +104,19 @@ impl Output {
         self
     }
 
+    /// Asserts that `detect` ran to its verdict: exit code 0 (watermarked) or 1 (not
+    /// detected), no error message and no panic.
+    #[track_caller]
+    pub fn verdict(&self) -> &Self {
+        assert!(
+            matches!(self.code, Some(0 | 1)),
+            "expected exit code 0 or 1\n{self:#?}"
+        );
+        assert!(!self.stderr.contains("error:"), "{self:#?}");
+        self.no_panic();
+        self
+    }
+
     /// Asserts exit code 0 and no panic; returns `self` for chaining.
     #[track_caller]
     pub fn ok(&self) -> &Self {

@@ -155,7 +155,7 @@ fn the_secret_never_appears_in_output() {
         outputs.push(sb.run(&["key-info", name]));
         outputs.push(sb.run(&["key-info", name, "--json"]));
         for out in &outputs {
-            out.ok();
+            out.verdict();
         }
         assert_no_secret(&secret, &outputs.iter().collect::<Vec<_>>());
     }
@@ -170,7 +170,7 @@ fn keygen_rejects_bad_parameters() {
         ])
         .error()
         .to_string();
-    assert!(msg.contains("--gamma"), "{msg}");
+    assert!(msg.contains("gamma and delta apply to the kgw scheme only"), "{msg}");
     for gamma in ["1.5", "0", "nan"] {
         let msg = sb
             .run(&["keygen", "--out", "k.json", "--gamma", gamma])
@@ -215,7 +215,7 @@ fn detect_json_fields_kgw_and_gumbel() {
     for (key, scheme) in [("kgw.json", "kgw"), ("gumbel.json", "gumbel")] {
         let v = sb
             .run(&["detect", "--key", key, "--json", "p.txt"])
-            .ok()
+            .not_detected()
             .json();
         assert_eq!(v["key_id"], sb.key_json(key)["key_id"], "{v}");
         assert_eq!(v["scheme"], scheme, "{v}");
@@ -252,7 +252,7 @@ fn detect_reads_standard_input() {
     sb.write("p.txt", PARAGRAPH);
     let from_file = sb
         .run(&["detect", "--key", "k.json", "--json", "p.txt"])
-        .ok()
+        .not_detected()
         .json();
     for args in [
         &["detect", "--key", "k.json", "--json", "-"][..],
@@ -283,7 +283,7 @@ fn detect_jsonl_documents_and_aggregate() {
     );
     let lines = sb
         .run(&["detect", "--key", "k.json", "--json", "r.jsonl"])
-        .ok()
+        .not_detected()
         .json_lines();
     assert_eq!(lines.len(), 4, "{lines:?}");
     for (i, v) in lines[..3].iter().enumerate() {
@@ -324,7 +324,7 @@ fn detect_window_scan() {
     sb.write("p.txt", PARAGRAPH);
     let v = sb
         .run(&["detect", "--key", "k.json", "--json", "--window", "p.txt"])
-        .ok()
+        .not_detected()
         .json();
     let w = &v["window"];
     assert!(w.is_object(), "{v}");
@@ -351,7 +351,7 @@ fn detect_highlight_colours_tokens_and_prints_a_legend() {
     sb.keygen("k.json", &[]);
     sb.write("p.txt", PARAGRAPH);
     let out = sb.run(&["detect", "--key", "k.json", "--highlight", "p.txt"]);
-    out.ok();
+    out.not_detected();
     assert!(
         out.stdout.contains("\x1b[30;42m") && out.stdout.contains("\x1b[30;41m"),
         "{out:#?}"
@@ -384,7 +384,7 @@ fn no_dedup_warns_in_human_mode_only() {
     sb.keygen("k.json", &[]);
     sb.write("p.txt", PARAGRAPH);
     let out = sb.run(&["detect", "--key", "k.json", "--no-dedup", "p.txt"]);
-    out.ok();
+    out.not_detected();
     assert!(
         out.stderr.starts_with("warning: ") && out.stderr.contains("--no-dedup"),
         "{out:#?}"
@@ -421,7 +421,7 @@ fn human_output_first_line() {
         let mut args = vec!["detect", "--key", "k.json"];
         args.extend_from_slice(extra);
         let out = sb.run(&args);
-        let first = out.ok().stdout.lines().next().unwrap_or_default();
+        let first = out.verdict().stdout.lines().next().unwrap_or_default();
         assert!(first.starts_with(expect), "expected {expect:?}\n{out:#?}");
         assert!(
             out.stdout
@@ -438,7 +438,7 @@ fn text_shorter_than_the_context_scores_nothing() {
     sb.write("hi.txt", "Hi");
     let v = sb
         .run(&["detect", "--key", "k.json", "--json", "hi.txt"])
-        .ok()
+        .not_detected()
         .json();
     assert_eq!(v["verdict"], "nothing_scored", "{v}");
     assert_eq!(v["scored"].as_u64(), Some(0), "{v}");

@@ -20,7 +20,7 @@ const STORY: &str = "Write a long story about a cat who learns to cook.";
 /// of generated tokens.
 #[track_caller]
 fn check_record(r: &Value, prompt: &str, key_id: Option<&str>, max_tokens: u64) -> usize {
-    let gguf = std::env::var("TRACEMARK_TEST_GGUF").expect("set");
+    let gguf = tracemark_tests::test_gguf();
     let file_name = std::path::Path::new(&gguf).file_name().unwrap();
     assert_eq!(r["prompt"], prompt, "{r}");
     let response = r["response"].as_str().expect("response string");
@@ -156,7 +156,7 @@ fn batch_writes_one_record_per_prompt_and_resumes() {
             "100",
         ]);
         out.ok();
-        assert_eq!(out.stdout, "", "batch mode prints nothing on stdout");
+        assert!(out.stdout.contains("out.jsonl"), "batch mode prints one summary line\n{out:#?}");
         String::from_utf8(sb.read("out.jsonl")).expect("UTF-8 output")
     };
     let records = |text: &str| -> Vec<Value> {
@@ -173,8 +173,11 @@ fn batch_writes_one_record_per_prompt_and_resumes() {
         check_record(r, prompts[i], Some(&key_id), 40);
         assert_eq!(r["index"], i, "{r}");
     }
-    // Prompt i is sampled with seed --seed + i: a single run with that seed gives the same
-    // answer. (The record's `sampling.seed` holds the run's --seed, not --seed + i.)
+    // Prompt i is sampled with seed --seed + i, which its record stores: a single run with
+    // that seed gives the same answer.
+    for (i, r) in got.iter().enumerate() {
+        assert_eq!(r["sampling"]["seed"], 100 + i as u64, "{r}");
+    }
     let single = sb.run(&[
         "generate",
         "--key",
