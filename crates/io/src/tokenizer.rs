@@ -7,6 +7,7 @@
 //! pre-tokenizer allows it, texts can be cut into chunks that tokenize exactly like the
 //! whole ([`TextTokenizer::split_point`], [`TextTokenizer::chunks`]).
 
+mod cache;
 mod chunk;
 mod fast;
 mod pretok;

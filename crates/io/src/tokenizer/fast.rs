@@ -11,22 +11,17 @@
 //! Only configurations whose every step is reproduced are accepted ([`FastPath::new`]);
 //! the rest go through the HF pipeline.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind};
-use rustc_hash::FxBuildHasher;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::pre_tokenizers::split::SplitPattern;
 use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{Model, ModelWrapper, SplitDelimiterBehavior, Tokenizer};
 
+use super::cache::{MAX_WORD, Piece, WordCache};
 use super::pretok::{BYTE_LEVEL_REGEX, Cut, SplitRegex, Step, for_each_piece};
 
-/// Words cached per cache before it is cleared.
-const CACHE_CAPACITY: usize = 1 << 15;
-/// Longest word (bytes) that is cached.
-const MAX_CACHED_WORD: usize = 256;
 /// Caches kept for reuse across calls (one per concurrent caller).
 const MAX_POOLED_CACHES: usize = 16;
 
@@ -51,7 +46,14 @@ pub(crate) struct FastPath {
     spans_exact: bool,
     /// Where texts may be cut; `None`: nowhere known.
     cut: Option<Cut>,
-    caches: Mutex<Vec<WordCache>>,
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+/// What one call works with: the word cache and the steps' regex caches.
+#[derive(Debug)]
+struct Scratch {
+    words: WordCache,
+    regex: Vec<Option<regex_automata::hybrid::dfa::Cache>>,
 }
 
 /// The added vocabulary.
@@ -98,7 +100,7 @@ impl FastPath {
             specials,
             steps,
             spans_exact,
-            caches: Mutex::new(Vec::new()),
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -119,16 +121,19 @@ impl FastPath {
         text: &str,
         sink: &mut S,
     ) -> tokenizers::Result<()> {
-        let mut cache = self
-            .caches
+        let popped = self
+            .scratch
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .unwrap_or_default();
-        let result = self.encode_with(model, &mut cache, text, sink);
-        let mut pool = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
+            .pop();
+        let mut scratch = popped.unwrap_or_else(|| Scratch {
+            words: WordCache::default(),
+            regex: vec![None; self.steps.len()],
+        });
+        let result = self.encode_with(model, &mut scratch, text, sink);
+        let mut pool = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
         if pool.len() < MAX_POOLED_CACHES {
-            pool.push(cache);
+            pool.push(scratch);
         }
         result
     }
@@ -136,13 +141,14 @@ impl FastPath {
     fn encode_with<S: Sink>(
         &self,
         model: &ModelWrapper,
-        cache: &mut WordCache,
+        scratch: &mut Scratch,
         text: &str,
         sink: &mut S,
     ) -> tokenizers::Result<()> {
+        let Scratch { words, regex } = scratch;
         let mut segment = |start: usize, end: usize, sink: &mut S| {
-            for_each_piece(&self.steps, text, start, end, &mut |s, e| {
-                cache.word(model, text, s, e, sink)
+            for_each_piece(&self.steps, regex, text, start, end, &mut |s, e| {
+                words.word(model, text, s, e, sink)
             })
         };
         let mut from = 0;
@@ -308,20 +314,6 @@ fn cut_of(steps: &[Step]) -> Option<Cut> {
     }
 }
 
-/// One token of a cached word: id and HF's offsets relative to the word.
-#[derive(Debug, Clone, Copy)]
-struct Piece {
-    id: u32,
-    start: u16,
-    end: u16,
-}
-
-/// Tokens of words seen before, keyed by the word's bytes.
-#[derive(Debug, Default)]
-struct WordCache {
-    words: HashMap<Box<[u8]>, Box<[Piece]>, FxBuildHasher>,
-}
-
 impl WordCache {
     /// Tokenizes the word `text[start..end]` into `sink`.
     fn word<S: Sink>(
@@ -333,7 +325,7 @@ impl WordCache {
         sink: &mut S,
     ) -> tokenizers::Result<()> {
         let word = &text[start..end];
-        if let Some(pieces) = self.words.get(word.as_bytes()) {
+        if let Some(pieces) = self.get(word.as_bytes()) {
             for p in pieces {
                 sink.push(
                     p.id,
@@ -347,17 +339,17 @@ impl WordCache {
         for &(id, s, e) in &tokens {
             sink.push(id, start + s, start + e);
         }
-        if word.len() <= MAX_CACHED_WORD {
-            if self.words.len() >= CACHE_CAPACITY {
-                self.words.clear();
-            }
-            let pieces = tokens.iter().map(|&(id, s, e)| Piece {
-                id,
-                // Offsets stay within the word, at most MAX_CACHED_WORD.
-                start: u16::try_from(s).unwrap_or(u16::MAX),
-                end: u16::try_from(e).unwrap_or(u16::MAX),
-            });
-            self.words.insert(word.as_bytes().into(), pieces.collect());
+        if word.len() <= MAX_WORD {
+            let pieces: Vec<Piece> = tokens
+                .iter()
+                .map(|&(id, s, e)| Piece {
+                    id,
+                    // Offsets stay within the word, at most MAX_WORD.
+                    start: u16::try_from(s).unwrap_or(u16::MAX),
+                    end: u16::try_from(e).unwrap_or(u16::MAX),
+                })
+                .collect();
+            self.insert(word.as_bytes(), &pieces);
         }
         Ok(())
     }

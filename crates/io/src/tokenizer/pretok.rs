@@ -8,6 +8,7 @@
 //! character followed by non-whitespace (where the look-around fails), the alternatives after
 //! it are tried at that position, anchored, as a backtracking engine would.
 
+use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::{Class, Hir, HirKind};
@@ -87,14 +88,19 @@ impl Step {
 }
 
 /// Calls `f` with the byte range of every final piece of `text[start..end]` after `steps`.
+///
+/// `caches` holds a slot per step for its lazy-DFA cache, filled on first use.
 pub(crate) fn for_each_piece<E>(
     steps: &[Step],
+    caches: &mut [Option<Cache>],
     text: &str,
     start: usize,
     end: usize,
     f: &mut dyn FnMut(usize, usize) -> Result<(), E>,
 ) -> Result<(), E> {
-    let Some((step, rest)) = steps.split_first() else {
+    let (Some((step, rest)), Some((cache, caches))) =
+        (steps.split_first(), caches.split_first_mut())
+    else {
         return f(start, end);
     };
     let piece = &text[start..end];
@@ -106,25 +112,28 @@ pub(crate) fn for_each_piece<E>(
                 let numeric = c.is_numeric();
                 if numeric && *individual {
                     if from < i {
-                        for_each_piece(rest, text, start + from, start + i, f)?;
+                        for_each_piece(rest, caches, text, start + from, start + i, f)?;
                     }
                     let to = i + c.len_utf8();
-                    for_each_piece(rest, text, start + i, start + to, f)?;
+                    for_each_piece(rest, caches, text, start + i, start + to, f)?;
                     from = to;
                 } else if numeric != in_run && from < i {
-                    for_each_piece(rest, text, start + from, start + i, f)?;
+                    for_each_piece(rest, caches, text, start + from, start + i, f)?;
                     from = i;
                 }
                 in_run = numeric;
             }
             if from < piece.len() {
-                for_each_piece(rest, text, start + from, end, f)?;
+                for_each_piece(rest, caches, text, start + from, end, f)?;
             }
             Ok(())
         }
-        Step::Regex(re) => re.for_each_split(piece, &mut |s, e| {
-            for_each_piece(rest, text, start + s, start + e, f)
-        }),
+        Step::Regex(re) => {
+            let cache = cache.get_or_insert_with(|| re.dfa.create_cache());
+            re.for_each_split(cache, piece, &mut |s, e| {
+                for_each_piece(rest, caches, text, start + s, start + e, f)
+            })
+        }
     }
 }
 
@@ -133,6 +142,8 @@ pub(crate) fn for_each_piece<E>(
 pub(crate) struct SplitRegex {
     /// The alternatives as patterns of one regex, in priority order.
     re: Regex,
+    /// The same as a lazy DFA, for anchored forward searches (no start to look for).
+    dfa: DFA,
     /// The pattern that stands for `\s+(?!\S)`, if any.
     lookahead: Option<usize>,
     /// The alternatives after it, for an anchored retry where the look-ahead fails.
@@ -177,6 +188,7 @@ impl SplitRegex {
         };
         Some(Self {
             re: Regex::new_many(&patterns).ok()?,
+            dfa: DFA::new_many(&patterns).ok()?,
             lookahead: Some(k),
             after,
             cut,
@@ -194,6 +206,7 @@ impl SplitRegex {
         };
         Some(Self {
             re: Regex::new(pattern).ok()?,
+            dfa: DFA::new(pattern).ok()?,
             lookahead: None,
             after: None,
             cut,
@@ -203,17 +216,17 @@ impl SplitRegex {
     /// Calls `f` with every match and every gap between matches of `piece`, in order.
     fn for_each_split<E>(
         &self,
+        cache: &mut Cache,
         piece: &str,
         f: &mut dyn FnMut(usize, usize) -> Result<(), E>,
     ) -> Result<(), E> {
         let len = piece.len();
         let (mut pos, mut gap) = (0, 0);
         while pos < len {
-            let Some(m) = self.re.search(&Input::new(piece).span(pos..len)) else {
+            let Some((start, mut end, pattern)) = self.find(cache, piece, pos) else {
                 break;
             };
-            let (start, mut end) = (m.start(), m.end());
-            if Some(m.pattern().as_usize()) == self.lookahead && end < len {
+            if Some(pattern) == self.lookahead && end < len {
                 // A maximal whitespace run followed by non-whitespace.
                 let last = piece[start..end]
                     .chars()
@@ -246,6 +259,32 @@ impl SplitRegex {
             f(gap, len)?;
         }
         Ok(())
+    }
+}
+
+impl SplitRegex {
+    /// The leftmost-first match in `piece[pos..]`: start, end and pattern index.
+    fn find(&self, cache: &mut Cache, piece: &str, pos: usize) -> Option<(usize, usize, usize)> {
+        // Most regexes match wherever the last match ended: an anchored forward search
+        // there finds it without a reverse scan for its start, and when it hits it is the
+        // leftmost match. The lazy DFA cannot fail here (no quit bytes, no Unicode word
+        // boundaries), but the full regex engine stands in if it ever does.
+        let input = Input::new(piece).span(pos..piece.len());
+        match self
+            .dfa
+            .try_search_fwd(cache, &input.clone().anchored(Anchored::Yes))
+        {
+            Ok(Some(m)) => return Some((pos, m.offset(), m.pattern().as_usize())),
+            Ok(None) => {}
+            Err(_) => {
+                let m = self.re.search(&input.clone().anchored(Anchored::Yes));
+                if let Some(m) = m {
+                    return Some((m.start(), m.end(), m.pattern().as_usize()));
+                }
+            }
+        }
+        let m = self.re.search(&input)?;
+        Some((m.start(), m.end(), m.pattern().as_usize()))
     }
 }
 
@@ -332,7 +371,8 @@ mod tests {
 
     fn pieces(re: &SplitRegex, s: &str) -> Vec<String> {
         let mut out = Vec::new();
-        re.for_each_split::<()>(s, &mut |a, b| {
+        let mut cache = re.dfa.create_cache();
+        re.for_each_split::<()>(&mut cache, s, &mut |a, b| {
             out.push(s[a..b].to_string());
             Ok(())
         })
@@ -378,7 +418,7 @@ mod tests {
             Cut::AtWhitespace
         );
         assert_eq!(SplitRegex::new(r"\s+|a").unwrap().cut, Cut::Nowhere);
-        assert_eq!(SplitRegex::new(r"\ba").unwrap().cut, Cut::Nowhere);
+        assert_eq!(SplitRegex::new(r"(?-u:\b)a").unwrap().cut, Cut::Nowhere);
         assert!(SplitRegex::new(r"a(?=b)").is_none());
         assert!(SplitRegex::new(r"a*").is_none());
         for re in LLAMA3_FAMILY {
