@@ -138,7 +138,12 @@ fn tokenizers_without_known_split_points() {
             .chunks(gpl.as_bytes(), 1000)
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(chunks, std::slice::from_ref(gpl), "{}: one chunk", tok.name());
+        assert_eq!(
+            chunks,
+            std::slice::from_ref(gpl),
+            "{}: one chunk",
+            tok.name()
+        );
     }
 }
 

@@ -106,22 +106,32 @@ pub(crate) fn for_each_piece<E>(
     let piece = &text[start..end];
     match step {
         Step::Digits { individual } => {
-            let mut from = 0;
-            let mut in_run = false;
-            for (i, c) in piece.char_indices() {
-                let numeric = c.is_numeric();
-                if numeric && *individual {
-                    if from < i {
-                        for_each_piece(rest, caches, text, start + from, start + i, f)?;
-                    }
-                    let to = i + c.len_utf8();
-                    for_each_piece(rest, caches, text, start + i, start + to, f)?;
-                    from = to;
-                } else if numeric != in_run && from < i {
-                    for_each_piece(rest, caches, text, start + from, start + i, f)?;
-                    from = i;
+            let bytes = piece.as_bytes();
+            let (mut from, mut i) = (0, 0);
+            // Skip to the next ASCII digit or non-ASCII character, then check it.
+            while let Some(k) = bytes[i..]
+                .iter()
+                .position(|&b| b.is_ascii_digit() || !b.is_ascii())
+            {
+                i += k;
+                let numeric_len = |at: usize| {
+                    let c = piece[at..].chars().next().unwrap_or('\0');
+                    c.is_numeric().then(|| c.len_utf8())
+                };
+                let Some(n) = numeric_len(i) else {
+                    i += piece[i..].chars().next().map_or(1, char::len_utf8);
+                    continue;
+                };
+                // A numeric character, or a run of them.
+                let mut to = i + n;
+                while !*individual && let Some(n) = numeric_len(to) {
+                    to += n;
                 }
-                in_run = numeric;
+                if from < i {
+                    for_each_piece(rest, caches, text, start + from, start + i, f)?;
+                }
+                for_each_piece(rest, caches, text, start + i, start + to, f)?;
+                (from, i) = (to, to);
             }
             if from < piece.len() {
                 for_each_piece(rest, caches, text, start + from, end, f)?;

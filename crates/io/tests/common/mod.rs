@@ -120,6 +120,9 @@ pub fn fast_tokenizers() -> Vec<(TextTokenizer, bool)> {
         bundled_with(split_then_byte_level(O200K), byte_level_post, "hf-o200k"),
         false,
     ));
+    let mut runs = bundled_json();
+    runs["pre_tokenizer"]["pretokenizers"][0]["individual_digits"] = false.into();
+    out.push((from_json(&runs, "digit-runs"), true));
     let mut spaced = TextTokenizer::default_model().unwrap().inner().clone();
     let added: Vec<AddedToken> = SPACED_SPECIALS
         .iter()
