@@ -8,6 +8,9 @@
 //! character followed by non-whitespace (where the look-around fails), the alternatives after
 //! it are tried at that position, anchored, as a backtracking engine would.
 
+use std::sync::OnceLock;
+
+use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
@@ -152,7 +155,12 @@ pub(crate) fn for_each_piece<E>(
 pub(crate) struct SplitRegex {
     /// The alternatives as patterns of one regex, in priority order.
     re: Regex,
-    /// The same as a lazy DFA, for anchored forward searches (no start to look for).
+    /// The patterns, for building `dense`.
+    patterns: Vec<String>,
+    /// The same as a dense DFA for anchored forward searches (no start to look for),
+    /// built on first use; `None` if it would be too large.
+    dense: OnceLock<Option<dense::DFA<Vec<u32>>>>,
+    /// The same as a lazy DFA, where the dense one is too large.
     dfa: DFA,
     /// The pattern that stands for `\s+(?!\S)`, if any.
     lookahead: Option<usize>,
@@ -199,6 +207,8 @@ impl SplitRegex {
         Some(Self {
             re: Regex::new_many(&patterns).ok()?,
             dfa: DFA::new_many(&patterns).ok()?,
+            patterns: patterns.iter().map(|p| p.to_string()).collect(),
+            dense: OnceLock::new(),
             lookahead: Some(k),
             after,
             cut,
@@ -217,6 +227,8 @@ impl SplitRegex {
         Some(Self {
             re: Regex::new(pattern).ok()?,
             dfa: DFA::new(pattern).ok()?,
+            patterns: vec![pattern.to_string()],
+            dense: OnceLock::new(),
             lookahead: None,
             after: None,
             cut,
@@ -272,23 +284,43 @@ impl SplitRegex {
     }
 }
 
+/// Largest dense DFA built (bytes); beyond it the lazy DFA is used.
+const DENSE_LIMIT: usize = 16 << 20;
+
 impl SplitRegex {
+    /// The dense DFA, built on first use.
+    fn dense(&self) -> Option<&dense::DFA<Vec<u32>>> {
+        self.dense
+            .get_or_init(|| {
+                let config = dense::Config::new()
+                    .start_kind(StartKind::Anchored)
+                    .dfa_size_limit(Some(DENSE_LIMIT))
+                    .determinize_size_limit(Some(DENSE_LIMIT));
+                dense::Builder::new()
+                    .configure(config)
+                    .build_many(&self.patterns)
+                    .ok()
+            })
+            .as_ref()
+    }
+
     /// The leftmost-first match in `piece[pos..]`: start, end and pattern index.
     fn find(&self, cache: &mut Cache, piece: &str, pos: usize) -> Option<(usize, usize, usize)> {
         // Most regexes match wherever the last match ended: an anchored forward search
         // there finds it without a reverse scan for its start, and when it hits it is the
-        // leftmost match. The lazy DFA cannot fail here (no quit bytes, no Unicode word
-        // boundaries), but the full regex engine stands in if it ever does.
+        // leftmost match. The DFAs cannot fail here (no quit bytes, no Unicode word
+        // boundaries), but the full regex engine stands in if they ever do.
         let input = Input::new(piece).span(pos..piece.len());
-        match self
-            .dfa
-            .try_search_fwd(cache, &input.clone().anchored(Anchored::Yes))
-        {
+        let anchored = input.clone().anchored(Anchored::Yes);
+        let hit = match self.dense() {
+            Some(dense) => dense.try_search_fwd(&anchored),
+            None => self.dfa.try_search_fwd(cache, &anchored),
+        };
+        match hit {
             Ok(Some(m)) => return Some((pos, m.offset(), m.pattern().as_usize())),
             Ok(None) => {}
             Err(_) => {
-                let m = self.re.search(&input.clone().anchored(Anchored::Yes));
-                if let Some(m) = m {
+                if let Some(m) = self.re.search(&anchored) {
                     return Some((m.start(), m.end(), m.pattern().as_usize()));
                 }
             }
@@ -409,6 +441,29 @@ mod tests {
         let no_tail = SplitRegex::new(GPT2_FAMILY[1]).unwrap();
         assert!(no_tail.after.is_none());
         assert_eq!(pieces(&no_tail, "a\tb"), ["a", "\t", "b"]);
+    }
+
+    #[test]
+    fn lazy_dfa_splits_like_the_dense_one() {
+        let gpl = std::fs::read_to_string("/usr/share/common-licenses/GPL-3").unwrap_or_default();
+        let texts = [
+            gpl.as_str(),
+            "a   b\t\tc \n\n  d!!\r\n's 'LL 日本語 123456 \u{3000}x \u{85}",
+            "  \n \t",
+        ];
+        for pattern in GPT2_FAMILY
+            .iter()
+            .chain(LLAMA3_FAMILY)
+            .chain(&[r"\p{N}{1,3}"])
+        {
+            let dense = SplitRegex::new(pattern).unwrap();
+            let lazy = SplitRegex::new(pattern).unwrap();
+            assert!(lazy.dense.set(None).is_ok());
+            assert!(dense.dense().is_some());
+            for t in texts {
+                assert_eq!(pieces(&dense, t), pieces(&lazy, t), "{pattern}");
+            }
+        }
     }
 
     #[test]
