@@ -196,6 +196,19 @@ impl TextTokenizer {
     /// The UTF-8 text of `reader` in chunks of about `chunk_bytes` bytes, each ending at a
     /// safe split point, so that tokenizing the chunks one by one gives exactly the tokens
     /// of the whole text with memory bounded by the chunk size. See [`TextChunks`].
+    ///
+    /// ```
+    /// use tracemark_io::TextTokenizer;
+    ///
+    /// let tok = TextTokenizer::default_model()?;
+    /// let text = "Exact chunks: the tokens of the parts are the tokens of the whole. ".repeat(50);
+    /// let mut ids = Vec::new();
+    /// for chunk in tok.chunks(text.as_bytes(), 256) {
+    ///     ids.extend(tok.encode_ids(&chunk.expect("valid UTF-8"))?);
+    /// }
+    /// assert_eq!(ids, tok.encode_ids(&text)?);
+    /// # Ok::<(), tracemark_io::IoError>(())
+    /// ```
     pub fn chunks<R: Read>(&self, reader: R, chunk_bytes: usize) -> TextChunks<'_, R> {
         TextChunks::new(self, reader, chunk_bytes)
     }
@@ -283,6 +296,15 @@ mod tests {
         assert_eq!(covered, text);
         // SmolLM splits digits one per token.
         assert_eq!(tok.encode("12345").unwrap().ids.len(), 5);
+    }
+
+    #[test]
+    fn tokenizers_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync + Clone>() {}
+        shared::<TextTokenizer>();
+        let tok = TextTokenizer::default_model().unwrap();
+        assert!(tok.is_fast() && tok.is_chunkable());
+        assert!(format!("{tok:?}").contains("fast: true"));
     }
 
     #[test]

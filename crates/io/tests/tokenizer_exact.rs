@@ -58,6 +58,7 @@ fn fast_path_is_taken_where_expected() {
         assert!(!tok.is_chunkable(), "{}", tok.name());
     }
     assert!(trimming_tokenizer().is_fast());
+    assert!(!trimming_tokenizer().is_chunkable());
 }
 
 #[test]

@@ -96,7 +96,8 @@ impl FastPath {
         let spans_exact = offsets_untouched(tok.get_post_processor())?;
         let specials = specials_of(tok)?;
         Some(Self {
-            cut: cut_of(&steps),
+            // Offsets trimmed by the post-processor are not known to chunk exactly.
+            cut: cut_of(&steps).filter(|_| spans_exact),
             specials,
             steps,
             spans_exact,
