@@ -21,8 +21,29 @@ fn bench(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("detect_text");
     group.throughput(Throughput::Elements(tokens));
+    assert!(tokenizer.is_fast());
+    // The Hugging Face pipeline (the path before the fast one), then the fast path.
+    group.bench_function("tokenize_hf", |b| {
+        b.iter(|| tokenizer.encode_hf(&doc.text).unwrap())
+    });
     group.bench_function("tokenize", |b| {
         b.iter(|| tokenizer.encode(&doc.text).unwrap())
+    });
+    group.bench_function("tokenize_ids_hf", |b| {
+        b.iter(|| tokenizer.encode_ids_hf(&doc.text).unwrap())
+    });
+    group.bench_function("tokenize_ids", |b| {
+        b.iter(|| tokenizer.encode_ids(&doc.text).unwrap())
+    });
+    // Chunked: 64 KiB chunks cut at safe split points, ids only.
+    group.bench_function("tokenize_chunked_ids", |b| {
+        b.iter(|| {
+            let mut ids = Vec::new();
+            for chunk in tokenizer.chunks(doc.text.as_bytes(), 1 << 16) {
+                ids.extend(tokenizer.encode_ids(&chunk.unwrap()).unwrap());
+            }
+            ids
+        })
     });
     group.bench_function("tokenize_and_detect", |b| {
         b.iter(|| {

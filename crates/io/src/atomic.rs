@@ -66,7 +66,11 @@ pub fn write_atomic(
     {
         use std::os::unix::fs::PermissionsExt;
         // Temporary files are created 0600; public outputs get the usual 0644 (less umask).
-        let mode = if private { 0o600 } else { 0o666 & !current_umask() };
+        let mode = if private {
+            0o600
+        } else {
+            0o666 & !current_umask()
+        };
         builder.permissions(std::fs::Permissions::from_mode(mode));
     }
     #[cfg(not(unix))]
