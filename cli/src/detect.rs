@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use tracemark_core::Watermark;
 use tracemark_detect::{DetectOptions, TextDetector, Verdict};
-use tracemark_io::{InputFormat, Source, TextTokenizer};
+use tracemark_io::{InputFormat, ReadOptions, Source, TextTokenizer};
 
 use crate::args::{DetectArgs, FormatArg};
 use crate::out::warn_key_permissions;
@@ -60,11 +60,15 @@ pub fn run(a: &DetectArgs) -> Result<ExitCode> {
     }
     let mut detected = false;
     for source in &sources {
-        for doc in tracemark_io::read_documents(source, format, a.max_bytes)? {
+        let read = ReadOptions {
+            format,
+            max_bytes: a.max_bytes,
+        };
+        tracemark_io::for_each_piece::<anyhow::Error>(source, &read, None, |doc, _, _| {
             let result = detector.detect(&doc).with_context(|| doc.source.clone())?;
             detected |= result.detection.verdict == Verdict::Watermarked;
-            printer.document(&result)?;
-        }
+            Ok(printer.document(&result)?)
+        })?;
     }
     if detector.documents() > 1 {
         let all = detector.aggregate();

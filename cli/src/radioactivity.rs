@@ -116,9 +116,10 @@ fn print_human(inv: &Investigation, no_exclusion: bool) -> std::io::Result<()> {
         t.null_mean
     )?;
     outln!(
-        "tuples:   {} documents, {} tokens; skipped: {} prefix, {} prompt windows, {} repeated \
-         windows, {} outside the filter, {} duplicates",
+        "tuples:   {} documents ({} without a prompt), {} tokens; skipped: {} prefix, {} prompt \
+         windows, {} repeated windows, {} outside the filter, {} duplicates",
         c.documents,
+        c.without_prompt,
         c.tokens,
         c.prefix,
         c.prompt_window,

@@ -254,6 +254,27 @@ impl Sandbox {
         }
     }
 
+    /// Runs `tracemark ARGS` with standard output closed before it writes anything, as
+    /// `tracemark … | head -0` would; standard output of the result is empty.
+    pub fn run_closed_stdout(&self, args: &[&str]) -> Output {
+        let mut child = Command::new(bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tracemark");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for tracemark");
+        Output {
+            code: out.status.code(),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// `tracemark keygen --out NAME EXTRA...`, asserting success; returns `name`.
     #[track_caller]
     pub fn keygen<'n>(&self, name: &'n str, extra: &[&str]) -> &'n str {

@@ -1,7 +1,7 @@
 //! Input documents: plain text, or JSONL with one record per line.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -53,7 +53,8 @@ impl Source {
 /// How to read an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputFormat {
-    /// JSONL if the name ends in `.jsonl`/`.ndjson` or the first line is a JSON object; else text.
+    /// JSONL if the name ends in `.jsonl`/`.ndjson` or the first line is a JSON object; a JSON
+    /// array of records; else text (see [`crate::stream`]).
     #[default]
     Auto,
     /// The whole input is one document.
@@ -125,156 +126,40 @@ pub fn read_text(source: &Source, max_bytes: u64) -> Result<String, IoError> {
     Ok(text)
 }
 
-/// Reads the documents of one input.
-pub fn read_documents(
-    source: &Source,
-    format: InputFormat,
-    max_bytes: u64,
-) -> Result<Vec<Document>, IoError> {
-    let text = read_text(source, max_bytes)?;
-    let jsonl = match format {
-        InputFormat::Text => false,
-        InputFormat::Jsonl => true,
-        InputFormat::Auto => looks_like_jsonl(source, &text),
-    };
-    if !jsonl {
-        return Ok(vec![Document {
-            source: source.name(),
-            line: None,
-            id: None,
-            text,
-            prompt: None,
-        }]);
-    }
-    let mut docs = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        docs.push(parse_record(&source.name(), i + 1, line)?);
-    }
-    Ok(docs)
-}
-
-fn looks_like_jsonl(source: &Source, text: &str) -> bool {
-    if let Source::File(p) = source
-        && has_extension(p, &["jsonl", "ndjson"])
-    {
-        return true;
-    }
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    first.trim_start().starts_with('{')
-        && matches!(serde_json::from_str::<Value>(first), Ok(Value::Object(_)))
-}
-
-fn has_extension(path: &Path, exts: &[&str]) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
-}
-
 /// Parses one JSONL record.
 pub fn parse_record(source: &str, line: usize, json: &str) -> Result<Document, IoError> {
-    let bad = |message: String| IoError::Input {
+    let value: Value = serde_json::from_str(json).map_err(|e| IoError::Input {
         input: format!("{source}:{line}"),
-        message,
+        message: format!("malformed JSON ({e})"),
+    })?;
+    record(source, line, value)
+}
+
+/// The document of one JSON record (`line` numbers it in messages): a `text` or `response`
+/// string, and optional `prompt` and `id`.
+pub fn record(source: &str, line: usize, value: Value) -> Result<Document, IoError> {
+    let bad = |message: &str| IoError::Input {
+        input: format!("{source}:{line}"),
+        message: message.into(),
     };
-    let value: Value =
-        serde_json::from_str(json).map_err(|e| bad(format!("malformed JSON ({e})")))?;
-    let Value::Object(obj) = value else {
-        return Err(bad("JSONL record is not a JSON object".into()));
+    let Value::Object(mut obj) = value else {
+        return Err(bad("JSONL record is not a JSON object"));
     };
     let text = ["text", "response"]
         .iter()
-        .find_map(|k| obj.get(*k).and_then(Value::as_str))
-        .ok_or_else(|| bad("JSONL record has no \"text\" or \"response\" string field".into()))?;
-    let id = obj.get("id").and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
+        .find_map(|k| match obj.remove(*k) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        })
+        .ok_or_else(|| bad("JSONL record has no \"text\" or \"response\" string field"))?;
     Ok(Document {
         source: source.to_string(),
         line: Some(line),
-        id,
-        text: text.to_string(),
-        prompt: obj
-            .get("prompt")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        id: obj.get("id").and_then(crate::prompts::id_string),
+        text,
+        prompt: match obj.remove("prompt") {
+            Some(Value::String(p)) => Some(p),
+            _ => None,
+        },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(content: &[u8], name: &str) -> (tempfile::TempDir, Source) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(name);
-        std::fs::write(&path, content).unwrap();
-        (dir, Source::File(path))
-    }
-
-    #[test]
-    fn jsonl_is_detected_and_parsed() {
-        let (_d, src) = write(
-            b"{\"id\": 7, \"prompt\": \"q\", \"response\": \"a b\"}\n\n{\"text\": \"c\"}\n",
-            "x.txt",
-        );
-        let docs = read_documents(&src, InputFormat::Auto, 1 << 20).unwrap();
-        assert_eq!(docs.len(), 2);
-        assert_eq!(
-            (
-                docs[0].id.as_deref(),
-                docs[0].prompt.as_deref(),
-                docs[0].line
-            ),
-            (Some("7"), Some("q"), Some(1))
-        );
-        assert_eq!((docs[1].text.as_str(), docs[1].line), ("c", Some(3)));
-    }
-
-    #[test]
-    fn plain_text_stays_whole() {
-        let (_d, src) = write(b"{not json} but text\nmore", "a.txt");
-        let docs = read_documents(&src, InputFormat::Auto, 1 << 20).unwrap();
-        assert_eq!(docs.len(), 1);
-    }
-
-    #[test]
-    fn bad_inputs_give_one_line_errors() {
-        let cases: [(&[u8], &str, &str); 6] = [
-            (b"", "a.txt", "empty"),
-            (b"  \n", "a.txt", "empty"),
-            (b"ab\0cd", "a.txt", "binary"),
-            (b"\xff\xfe", "a.txt", "UTF-8"),
-            (
-                b"{\"text\": \"a\"}\n{\"other\": 1}\n",
-                "a.jsonl",
-                ":2: JSONL record has no",
-            ),
-            (
-                b"{\"text\": \"a\"}\n{oops\n",
-                "a.jsonl",
-                ":2: malformed JSON",
-            ),
-        ];
-        for (content, name, expect) in cases {
-            let (_d, src) = write(content, name);
-            let err = read_documents(&src, InputFormat::Auto, 1 << 20)
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(expect), "{err}");
-            assert!(!err.contains('\n'), "{err}");
-        }
-        let (_d, src) = write(&[b'a'; 100], "big.txt");
-        let err = read_documents(&src, InputFormat::Auto, 50)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("larger than the limit"), "{err}");
-        let err =
-            read_documents(&Source::parse("/no/such/file"), InputFormat::Auto, 50).unwrap_err();
-        assert!(err.to_string().contains("/no/such/file"));
-    }
 }

@@ -17,13 +17,13 @@ pub mod tokenizer;
 
 use std::path::PathBuf;
 
-pub use documents::{DEFAULT_MAX_INPUT_BYTES, Document, InputFormat, Source, read_documents};
+pub use documents::{DEFAULT_MAX_INPUT_BYTES, Document, InputFormat, Source};
 pub use jsonl::{JsonlAppender, write_jsonl};
 pub use keyfile::{read_key, write_key};
 pub use models::{DEFAULT_MODEL_FILE, ModelInfo, default_model_path, model_info};
 pub use prompts::Prompts;
-pub use stream::for_each_document;
-pub use tokenizer::{Encoded, TextTokenizer};
+pub use stream::{Part, ReadOptions, for_each_document, for_each_piece};
+pub use tokenizer::{Encoded, TextChunks, TextTokenizer};
 
 impl IoError {
     /// Shorthand for [`IoError::File`].

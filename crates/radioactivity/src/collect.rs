@@ -91,6 +91,9 @@ pub fn collect_answers(
                 .map(str::to_string)
         });
         index += 1;
+        if exclude_prompts && prompt.is_none() {
+            tuples.note_missing_prompt();
+        }
         let windows = match (&prompt, exclude_prompts) {
             (Some(p), true) => {
                 let mut set = WindowSet::new(h);

@@ -78,12 +78,16 @@ pub fn investigate(
         &settings.controls,
         progress,
     );
-    let finding = Finding::decide(
+    let mut finding = Finding::decide(
         scored.test.scored,
         scored.test.log10_p,
         settings.alpha,
         &controls,
     );
+    let counts = tuples.counts();
+    if settings.prompt_exclusion && counts.without_prompt > 0 {
+        finding.reason.push_str(&missing_prompts_caveat(counts));
+    }
     Investigation {
         suspect: settings.suspect.clone(),
         mode: settings.mode,
@@ -91,11 +95,28 @@ pub fn investigate(
         filter_top: settings.supervised.flatten(),
         prompt_exclusion: settings.prompt_exclusion,
         alpha: settings.alpha,
-        counts: *tuples.counts(),
+        counts: *counts,
         test: scored.test,
         curve: scored.curve,
         controls,
         finding,
         samples: Vec::new(),
     }
+}
+
+/// What the verdict must add when some answers came without their prompt.
+fn missing_prompts_caveat(counts: &TupleCounts) -> String {
+    let all = counts.without_prompt == counts.documents;
+    format!(
+        ". Caveat: prompt-window exclusion could not run for {} of {} answers, which have \
+         no prompt (give the prompts with --prompts P.jsonl, matched by id or order, or a \
+         \"prompt\" field per answer){}",
+        counts.without_prompt,
+        counts.documents,
+        if all {
+            "; if the prompts themselves carried the watermark, this verdict is not valid"
+        } else {
+            ""
+        }
+    )
 }

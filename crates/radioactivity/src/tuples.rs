@@ -58,6 +58,9 @@ pub struct TupleCounts {
     pub duplicate: u64,
     /// Distinct tuples collected for scoring.
     pub tuples: u64,
+    /// Closed test with prompt exclusion: answers whose prompt was not known (no `prompt`
+    /// field and none given), so windows copied from their prompt could not be excluded.
+    pub without_prompt: u64,
 }
 
 /// What happened at one position of a document.
@@ -161,6 +164,12 @@ impl TupleSet {
                 self.collect(window, token)
             })
             .collect()
+    }
+
+    /// Counts one closed-test answer whose prompt is unknown (see
+    /// [`TupleCounts::without_prompt`]).
+    pub fn note_missing_prompt(&mut self) {
+        self.counts.without_prompt += 1;
     }
 
     /// Open test (reading mode): adds one watermarked text and the suspect's top-1

@@ -112,6 +112,7 @@ impl Sim {
             not_in_filter: if supervised.is_some() { skipped / 3 } else { 0 },
             duplicate: 0,
             tuples: n,
+            without_prompt: 0,
         };
         let named =
             counts.prefix + counts.prompt_window + counts.repeated_window + counts.not_in_filter;

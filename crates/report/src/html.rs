@@ -306,7 +306,15 @@ fn investigation(out: &mut String, report: &Report, i: usize, inv: &Investigatio
         escape(&inv.suspect),
         mode_text(inv.mode),
         escape(&supervised_text(inv)),
-        if inv.prompt_exclusion { "on" } else { "off" },
+        match (inv.prompt_exclusion, inv.counts.without_prompt) {
+            (false, _) => "off".to_string(),
+            (true, 0) => "on".to_string(),
+            (true, n) => format!(
+                "on, but not possible for {} of {} answers (no prompt)",
+                thousands(n),
+                thousands(inv.counts.documents)
+            ),
+        },
         charts::alpha_text(inv.alpha),
     );
     banner(out, inv, false);
