@@ -262,3 +262,19 @@ fn detect_exits_0_when_a_watermark_is_found() {
     out.ok();
     assert!(out.stdout.contains("4 documents pooled (3 of them watermarked"), "{out:#?}");
 }
+
+/// Built without llama.cpp, the commands that need it say so in one line and name the
+/// feature; detection and students work as usual (the rest of this file).
+#[cfg(not(feature = "llama"))]
+#[test]
+fn without_llama_the_gguf_commands_name_the_feature() {
+    let sb = Sandbox::new();
+    for args in [
+        &["demo", "--quick"][..],
+        &["generate", "--no-watermark", "--prompt", "Hi"],
+        &["generate", "--no-watermark", "--model", "m.gguf", "--prompt", "Hi"],
+    ] {
+        let msg = sb.run(args).error().to_string();
+        assert!(msg.contains("`llama` feature"), "{args:?}: {msg}");
+    }
+}
