@@ -28,8 +28,8 @@ impl TokenScore {
 /// The ids a tuple's seed is computed from: the whole window (LeftHash), its minimum-rank
 /// token (MinHash), or the window plus the token (SelfHash). Two tuples share a PRF value
 /// exactly when they share this input and token, so detection dedups on the pair without
-/// computing any HMAC for repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// computing any HMAC for repeats. The default is the empty input (LeftHash with h = 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct PrfInput {
     ids: [TokenId; crate::MAX_CONTEXT + 1],
     len: u8,

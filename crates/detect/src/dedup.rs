@@ -18,10 +18,7 @@
 //! All tuples of one scorer have PRF inputs of the same length (fixed by the seeding and h),
 //! so the hash does not need to separate lengths.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
-
-use tracemark_core::{PrfInput, Seed, TokenId};
+use tracemark_core::{MAX_CONTEXT, PrfInput, Seed, TokenId};
 
 /// murmur3's 64-bit finalizer: a bijection that spreads every input bit over the output.
 fn fmix64(mut x: u64) -> u64 {
@@ -67,35 +64,23 @@ pub fn tuple_hash(ids: &[TokenId], token: TokenId) -> u64 {
     }
 }
 
-/// Passes a `u64` through unchanged: tuple hashes are already uniformly mixed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; fold anything else in so the hasher stays total.
-        for &b in bytes {
-            self.0 = fmix64(self.0 ^ u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = x;
-    }
-}
-
 /// The set of scored tuples, as 64-bit [`tuple_hash`]es.
 ///
-/// A hash table of `u64` with one control byte per slot: 9 bytes a slot at a load of ½ to ⅞,
-/// i.e. 10.3 to 20.6 bytes per tuple (see [`TupleHashes::heap_bytes`]).
+/// An open-addressing table of bare `u64` slots with linear probing (0 marks an empty slot;
+/// hash 0 itself is kept in a flag, so the set is exact on hashes). The table doubles when
+/// it is ¾ full, so it is between ⅜ and ¾ full: 8 bytes a slot, 10.7 to 21.3 bytes per
+/// tuple ([`TupleHashes::heap_bytes`]). A lookup touches one slot, usually one cache line.
 #[derive(Debug, Clone, Default)]
 pub struct TupleHashes {
-    set: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    slots: Vec<u64>,
+    /// Non-zero hashes in `slots`.
+    len: usize,
+    /// Whether hash 0 is in the set.
+    zero: bool,
 }
+
+/// Slots of the first allocation.
+const MIN_TABLE: usize = 1 << 10;
 
 impl TupleHashes {
     /// An empty set.
@@ -105,101 +90,229 @@ impl TupleHashes {
 
     /// Adds a tuple hash; `true` if it was not there yet.
     pub fn insert(&mut self, hash: u64) -> bool {
-        self.set.insert(hash)
+        if hash == 0 {
+            return !std::mem::replace(&mut self.zero, true);
+        }
+        if 4 * (self.len + 1) > 3 * self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => {
+                    self.slots[i] = hash;
+                    self.len += 1;
+                    return true;
+                }
+                h if h == hash => return false,
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
 
     /// Whether a tuple hash is in the set.
     pub fn contains(&self, hash: u64) -> bool {
-        self.set.contains(&hash)
+        if hash == 0 {
+            return self.zero;
+        }
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => return false,
+                h if h == hash => return true,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Loads the home slots of `hashes` without acting on them, so a following run of
+    /// inserts finds them in cache: the loads are independent and overlap in flight.
+    pub(crate) fn touch(&self, hashes: &[u64]) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let sum = hashes
+            .iter()
+            .fold(0u64, |acc, &h| acc ^ self.slots[h as usize & mask]);
+        std::hint::black_box(sum);
     }
 
     /// Number of distinct tuple hashes.
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.len + usize::from(self.zero)
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.len() == 0
     }
 
     /// Forgets every hash and keeps the allocation.
     pub fn clear(&mut self) {
-        self.set.clear();
+        self.slots.fill(0);
+        self.len = 0;
+        self.zero = false;
     }
 
-    /// Heap bytes of the table: 8 bytes of hash plus one control byte per slot, slots being a
-    /// power of two above `capacity · 8/7`, plus 16 trailing control bytes (std's hashbrown
-    /// layout).
+    /// Heap bytes of the table: 8 per slot.
     pub fn heap_bytes(&self) -> usize {
-        let cap = self.set.capacity();
-        if cap == 0 {
-            return 0;
+        self.slots.len() * std::mem::size_of::<u64>()
+    }
+
+    /// Doubles the table and re-files every hash.
+    fn grow(&mut self) {
+        let len = (2 * self.slots.len()).max(MIN_TABLE);
+        let old = std::mem::replace(&mut self.slots, vec![0; len]);
+        let mask = len - 1;
+        for hash in old.into_iter().filter(|&h| h != 0) {
+            let mut i = hash as usize & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = hash;
         }
-        let slots = if cap < 8 {
-            (cap + 1).next_power_of_two()
-        } else {
-            (cap * 8 / 7).next_power_of_two()
-        };
-        slots * 9 + 16
     }
 }
 
-/// Largest number of cached seeds: 2¹⁴ slots of 76 bytes, 1.2 MiB.
+/// Largest number of cached seeds: 2¹⁴ slots of one 64-byte cache line, 1 MiB.
 const MAX_SLOTS: usize = 1 << 14;
 
 /// Fewest slots, allocated on first use.
 const MIN_SLOTS: usize = 1 << 8;
 
+/// Lookups per hit-rate check.
+const WINDOW: u32 = 1 << 12;
+
+/// Lookups that go straight to the PRF after a window with fewer hits than misses.
+const BYPASS: u32 = 15 * WINDOW;
+
+/// One cached seed and the ids it belongs to (zero-padded), in one cache line. An all-zero
+/// seed marks an empty slot and never hits (a real all-zero seed would just be recomputed).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
+struct Slot {
+    ids: [TokenId; MAX_CONTEXT],
+    seed: [u8; 32],
+}
+
 /// A bounded, direct-mapped cache of context seeds (LeftHash windows, MinHash tokens).
 ///
 /// Each PRF input maps to one slot by a fixed hash of its ids; a miss overwrites the slot.
-/// Slots double, starting at 2⁸, while misses outnumber twice the slots, up to 2¹⁴: memory
-/// stays bounded however long the input, and a hit compares the whole input, so a cached
-/// seed is always the seed of that input.
+/// Slots double, starting at 2⁸, whenever misses since the last doubling outnumber the
+/// slots, up to 2¹⁴: memory stays bounded however long the input. Only inputs as long as the
+/// first one (at most [`MAX_CONTEXT`] ids; one scorer's inputs all have one length) are
+/// cached, so a hit, which compares every id, is always the seed of that input.
+///
+/// A lookup that misses costs more than it saves, so once the cache is fully grown, when a
+/// window of 4,096 lookups hits less than half the time (wide LeftHash windows rarely
+/// repeat), the next 61,440 seeds are computed without the cache, then a new window
+/// measures again.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SeedCache {
-    slots: Vec<Option<(PrfInput, Seed)>>,
+    slots: Vec<Slot>,
+    /// The number of ids of every cached input, fixed by the first one.
+    width: usize,
     misses: usize,
+    /// Lookups and hits in the current window.
+    lookups: u32,
+    hits: u32,
+    /// Lookups left to pass by.
+    bypass: u32,
 }
 
 impl SeedCache {
     /// The seed of `input`, from the cache or from `compute` (then cached).
     pub(crate) fn get(&mut self, input: &PrfInput, compute: impl FnOnce() -> Seed) -> Seed {
-        if self.slots.is_empty() {
-            self.slots = vec![None; MIN_SLOTS];
+        if self.bypass > 0 {
+            self.bypass -= 1;
+            return compute();
         }
+        let input_ids = input.ids();
+        if self.slots.is_empty() {
+            if input_ids.len() > MAX_CONTEXT {
+                return compute();
+            }
+            self.slots = vec![Slot::default(); MIN_SLOTS];
+            self.width = input_ids.len();
+        }
+        if input_ids.len() != self.width {
+            return compute();
+        }
+        let mut ids = [0; MAX_CONTEXT];
+        ids[..self.width].copy_from_slice(input_ids);
         let index = ids_hash(input.ids()) as usize & (self.slots.len() - 1);
         let slot = &mut self.slots[index];
-        if let Some((cached, seed)) = slot
-            && cached == input
-        {
-            return *seed;
+        if slot.ids == ids && slot.seed != [0; 32] {
+            let seed = Seed(slot.seed);
+            self.count(true);
+            return seed;
         }
         let seed = compute();
-        *slot = Some((*input, seed));
+        *slot = Slot { ids, seed: seed.0 };
+        self.count(false);
         self.misses += 1;
-        if self.misses > 2 * self.slots.len() && self.slots.len() < MAX_SLOTS {
+        if self.misses > self.slots.len() && self.slots.len() < MAX_SLOTS {
             self.grow();
         }
         seed
     }
 
+    /// Loads the slots of `inputs` without acting on them, so the lookups that follow find
+    /// them in cache (see [`TupleHashes::touch`]).
+    pub(crate) fn touch<'a>(&self, inputs: impl Iterator<Item = &'a PrfInput>) {
+        if self.slots.is_empty() || self.bypass > 0 {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let sum = inputs.fold(0u8, |acc, input| {
+            acc ^ self.slots[ids_hash(input.ids()) as usize & mask].seed[0]
+        });
+        std::hint::black_box(sum);
+    }
+
     /// Doubles the slots and re-files the cached seeds.
     fn grow(&mut self) {
         let len = self.slots.len() * 2;
-        let old = std::mem::replace(&mut self.slots, vec![None; len]);
-        for (input, seed) in old.into_iter().flatten() {
-            let i = ids_hash(input.ids()) as usize & (len - 1);
-            self.slots[i] = Some((input, seed));
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); len]);
+        for slot in old.into_iter().filter(|s| s.seed != [0; 32]) {
+            let i = ids_hash(&slot.ids[..self.width]) as usize & (len - 1);
+            self.slots[i] = slot;
         }
         self.misses = 0;
+    }
+
+    /// Counts a lookup towards the hit rate once the cache is fully grown, and starts a bypass
+    /// after a window with fewer hits than misses.
+    fn count(&mut self, hit: bool) {
+        if self.slots.len() < MAX_SLOTS {
+            return;
+        }
+        self.lookups += 1;
+        self.hits += u32::from(hit);
+        if self.lookups == WINDOW {
+            if 2 * self.hits < self.lookups {
+                self.bypass = BYPASS;
+            }
+            (self.lookups, self.hits) = (0, 0);
+        }
     }
 
     /// Current number of slots.
     #[cfg(test)]
     pub(crate) fn slots(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Whether lookups currently pass the cache by.
+    #[cfg(test)]
+    pub(crate) fn bypassing(&self) -> bool {
+        self.bypass > 0
     }
 }
 
@@ -218,6 +331,8 @@ mod tests {
             }
         }
         assert!(!one.insert(tuple_hash(&[7], 9)));
+        assert!(one.contains(tuple_hash(&[299], 299)) && !one.contains(tuple_hash(&[300], 0)));
+        assert_eq!((one.len(), none.len()), (90_000, 90_000));
     }
 
     #[test]
@@ -228,17 +343,45 @@ mod tests {
             ..WatermarkConfig::default()
         };
         let wm = tracemark_core::Watermark::new(&Key::from_secret([4; 32], config));
-        let mut cache = SeedCache::default();
-        // Many more distinct windows than slots, each looked up twice, some far apart.
-        for i in 0..200_000u32 {
-            let window = [i % 70_000, i / 3];
+        let seed = |window: [u32; 2]| {
             let input = wm.prf_input(&window, 0, |t| t);
-            let expected = wm.input_seed(&input);
-            assert_eq!(cache.get(&input, || wm.input_seed(&input)), expected);
-            assert_eq!(cache.get(&input, || unreachable!("just cached")), expected);
-            assert!(cache.slots() <= MAX_SLOTS);
+            (input, wm.input_seed(&input))
+        };
+        let mut cache = SeedCache::default();
+        // Many more distinct windows than slots, most looked up three times in a row.
+        for i in 0..100_000u32 {
+            let (input, expected) = seed([i % 70_000, i / 3]);
+            for _ in 0..if i % 4 == 0 { 1 } else { 3 } {
+                assert_eq!(cache.get(&input, || wm.input_seed(&input)), expected);
+            }
+            assert!(cache.slots() <= MAX_SLOTS && !cache.bypassing());
         }
         assert_eq!(cache.slots(), MAX_SLOTS);
+        // Windows that never repeat: the cache steps aside, and seeds stay exact.
+        let mut bypassed = false;
+        for i in 0..3 * BYPASS {
+            let (input, expected) = seed([i, u32::MAX - i]);
+            assert_eq!(cache.get(&input, || wm.input_seed(&input)), expected);
+            bypassed |= cache.bypassing();
+        }
+        assert!(bypassed);
+    }
+
+    #[test]
+    fn the_table_is_an_exact_set_of_hashes() {
+        // Hash 0, clustered hashes that probe past the table's end, and growth.
+        let mut set = TupleHashes::new();
+        assert!(!set.contains(0) && set.insert(0) && !set.insert(0) && set.contains(0));
+        let keys: Vec<u64> = (1..5_000u64)
+            .map(|i| i << 40 | 0xffff_fff0 | (i % 3))
+            .collect();
+        for &k in &keys {
+            assert!(set.insert(k) && !set.insert(k));
+        }
+        assert_eq!(set.len(), keys.len() + 1);
+        assert!(keys.iter().all(|&k| set.contains(k)) && !set.contains(7 << 50));
+        set.clear();
+        assert!(set.is_empty() && !set.contains(0) && !set.contains(keys[9]));
     }
 
     #[test]
@@ -257,7 +400,7 @@ mod tests {
         for set in &sets {
             assert_eq!(set.len(), 40 * 40 * 40);
             let per_tuple = set.heap_bytes() as f64 / set.len() as f64;
-            assert!((10.0..21.0).contains(&per_tuple), "{per_tuple}");
+            assert!((10.6..21.4).contains(&per_tuple), "{per_tuple}");
         }
     }
 }

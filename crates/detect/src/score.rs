@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashSet;
 use serde::Serialize;
-use tracemark_core::{PrfInput, SeedingKind, TokenId, TokenScore, Watermark};
+use tracemark_core::{PrfInput, Seed, SeedingKind, TokenId, TokenScore, Watermark};
 
 use crate::dedup::{SeedCache, TupleHashes, tuple_hash};
 
@@ -161,6 +161,38 @@ impl Tally {
 /// Largest MinHash rank table, in tokens (4 MiB); ranks of larger ids are computed directly.
 const MAX_RANKS: usize = 1 << 20;
 
+/// Tokens scored per chunk: each stage runs over a chunk before the next starts.
+const CHUNK: usize = 64;
+
+/// One chunk's tuples between stages; `tuples` candidates, in token order.
+struct Chunk {
+    skips: [Option<SkipReason>; CHUNK],
+    tuples: usize,
+    inputs: [PrfInput; CHUNK],
+    hashes: [u64; CHUNK],
+    tokens: [TokenId; CHUNK],
+    doc_new: [bool; CHUNK],
+    corpus_new: [bool; CHUNK],
+    seeds: [Seed; CHUNK],
+    scores: [TokenScore; CHUNK],
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        Self {
+            skips: [None; CHUNK],
+            tuples: 0,
+            inputs: [PrfInput::default(); CHUNK],
+            hashes: [0; CHUNK],
+            tokens: [0; CHUNK],
+            doc_new: [false; CHUNK],
+            corpus_new: [false; CHUNK],
+            seeds: [Seed([0; 32]); CHUNK],
+            scores: [TokenScore::Green(false); CHUNK],
+        }
+    }
+}
+
 /// Scores sequences under one key, remembering scored tuples across calls.
 ///
 /// Dedup is keyed on the PRF input and the token, not on the raw window: under MinHash two
@@ -247,40 +279,95 @@ impl<'w> Scorer<'w> {
     ) -> Tally {
         let h = self.watermark.lookback();
         let mut tally = Tally::default();
-        for (i, &token) in tokens.iter().enumerate() {
-            let status = match self.skip_reason(tokens, i, h, exclude, require) {
-                Some(reason) => {
-                    let status = TokenStatus::Skipped(reason);
-                    if let Some(c) = corpus.as_deref_mut() {
-                        c.tally.add(status);
-                    }
-                    status
+        let mut chunk = Chunk::default();
+        for start in (0..tokens.len()).step_by(CHUNK) {
+            let end = (start + CHUNK).min(tokens.len());
+            // Which tokens are candidate tuples, with their PRF inputs and dedup hashes.
+            chunk.tuples = 0;
+            for i in start..end {
+                chunk.skips[i - start] = self.skip_reason(tokens, i, h, exclude, require);
+                if chunk.skips[i - start].is_none() {
+                    let (input, hash) = self.tuple(&tokens[i - h..i], tokens[i]);
+                    let k = chunk.tuples;
+                    (chunk.inputs[k], chunk.hashes[k], chunk.tokens[k]) = (input, hash, tokens[i]);
+                    chunk.tuples += 1;
                 }
-                None => {
-                    let (input, hash) = self.tuple(&tokens[i - h..i], token);
-                    let doc_new = !self.dedup || self.seen.insert(hash);
-                    let corpus_new = corpus
-                        .as_deref_mut()
-                        .map(|c| !self.dedup || c.seen.insert(hash));
-                    let score = doc_new.then(|| self.score_input(&input, token));
-                    if let Some(c) = corpus.as_deref_mut() {
-                        c.tally.add(match (corpus_new, score) {
-                            (Some(true), Some(s)) => TokenStatus::Scored(s),
-                            _ => TokenStatus::Skipped(SkipReason::Duplicate),
-                        });
-                    }
-                    match score {
-                        Some(s) => TokenStatus::Scored(s),
-                        None => TokenStatus::Skipped(SkipReason::Duplicate),
+            }
+            let n = chunk.tuples;
+            // Dedup, in token order; the table loads overlap instead of queueing.
+            if self.dedup {
+                self.seen.touch(&chunk.hashes[..n]);
+                for k in 0..n {
+                    chunk.doc_new[k] = self.seen.insert(chunk.hashes[k]);
+                }
+                if let Some(c) = corpus.as_deref_mut() {
+                    c.seen.touch(&chunk.hashes[..n]);
+                    for k in 0..n {
+                        chunk.corpus_new[k] = c.seen.insert(chunk.hashes[k]);
                     }
                 }
-            };
-            tally.add(status);
-            if let Some(out) = out.as_deref_mut() {
-                out.push(status);
+            } else {
+                chunk.doc_new[..n].fill(true);
+                chunk.corpus_new[..n].fill(true);
+            }
+            self.score_chunk(&mut chunk);
+            // Outcomes in token order, so the tallies sum in the same order as one by one.
+            let mut k = 0;
+            for skip in &chunk.skips[..end - start] {
+                let (status, corpus_status) = match *skip {
+                    Some(reason) => {
+                        let s = TokenStatus::Skipped(reason);
+                        (s, s)
+                    }
+                    None => {
+                        let dup = TokenStatus::Skipped(SkipReason::Duplicate);
+                        let s = if chunk.doc_new[k] {
+                            TokenStatus::Scored(chunk.scores[k])
+                        } else {
+                            dup
+                        };
+                        let c = if chunk.corpus_new[k] { s } else { dup };
+                        k += 1;
+                        (s, c)
+                    }
+                };
+                tally.add(status);
+                if let Some(c) = corpus.as_deref_mut() {
+                    c.tally.add(corpus_status);
+                }
+                if let Some(out) = out.as_deref_mut() {
+                    out.push(status);
+                }
             }
         }
         tally
+    }
+
+    /// Scores the chunk's tuples that are new to the document: seeds first, then words, each
+    /// a run of independent computations.
+    fn score_chunk(&mut self, chunk: &mut Chunk) {
+        let wm = self.watermark;
+        let n = chunk.tuples;
+        let self_hash = wm.config().seeding.kind == SeedingKind::SelfHash;
+        if !self_hash {
+            let new = (0..n).filter(|&k| chunk.doc_new[k]);
+            self.seeds.touch(new.map(|k| &chunk.inputs[k]));
+        }
+        for k in 0..n {
+            if chunk.doc_new[k] {
+                let input = &chunk.inputs[k];
+                chunk.seeds[k] = if self_hash {
+                    wm.input_seed(input)
+                } else {
+                    self.seeds.get(input, || wm.input_seed(input))
+                };
+            }
+        }
+        for k in 0..n {
+            if chunk.doc_new[k] {
+                chunk.scores[k] = wm.score_word(chunk.seeds[k].word(chunk.tokens[k]));
+            }
+        }
     }
 
     /// Why `tokens[i]` is not scored, before dedup; `None` if it is a candidate tuple.
