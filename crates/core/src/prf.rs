@@ -159,8 +159,8 @@ fn write_be(state: &[u32; 8], out: &mut [u8]) {
 pub struct Seed(pub [u8; 32]);
 
 impl Seed {
-    /// The PRF word of `token`, by random access: computes only its keystream block, so the
-    /// cost does not depend on the token id.
+    /// The PRF word of `token`, by random access: asks ChaCha20 for just the 64-byte block
+    /// that holds it (no buffered batch of four), so the cost does not depend on the token id.
     pub fn word(&self, token: TokenId) -> u32 {
         self.block(token / 16)[(token % 16) as usize]
     }

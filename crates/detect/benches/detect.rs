@@ -59,7 +59,16 @@ fn bench(c: &mut Criterion) {
             ..Default::default()
         };
         let wm = Watermark::new(&Key::from_secret([5; 32], config));
-        let scored = Scorer::new(&wm, true).score(&ids, None, None, None).scored;
+        let mut scorer = Scorer::new(&wm, true);
+        let scored = scorer.score(&ids, None, None, None).scored;
+        let seen = scorer.seen();
+        eprintln!(
+            "{}_h{h}: dedup set {} bytes for {} unique tuples, {:.1} bytes each",
+            kind.name(),
+            seen.heap_bytes(),
+            seen.len(),
+            seen.heap_bytes() as f64 / seen.len() as f64
+        );
         group.throughput(Throughput::Elements(scored));
         group.bench_function(format!("{}_h{h}", kind.name()), |b| {
             timed(b, || {
