@@ -236,3 +236,23 @@ fn single_pass_detector_matches_separate_document_and_corpus_scoring() {
         }
     }
 }
+
+#[test]
+fn the_dedup_set_stays_a_few_bytes_per_tuple() {
+    // One large pass and many small ones: the table is 8-byte slots, ⅜ to ¾ full.
+    for wm in watermarks() {
+        let mut one = Scorer::new(&wm, true);
+        one.score(&text(11, 150_000), None, None, None);
+        let mut many = Scorer::new(&wm, true);
+        for d in 0..150 {
+            many.score(&text(1_000 + d, 1_000), None, None, None);
+        }
+        for scorer in [&one, &many] {
+            let seen = scorer.seen();
+            let per_tuple = seen.heap_bytes() as f64 / seen.len() as f64;
+            // Slots ⅜ to ¾ full, plus the 512 spare slots.
+            let bound = 8.0 / 0.375 + 4096.0 / seen.len() as f64;
+            assert!(per_tuple <= bound, "{:?}: {per_tuple}", wm.config());
+        }
+    }
+}
