@@ -161,6 +161,7 @@ pub struct Seed(pub [u8; 32]);
 impl Seed {
     /// The PRF word of `token`, by random access: asks ChaCha20 for just the 64-byte block
     /// that holds it (no buffered batch of four), so the cost does not depend on the token id.
+    #[inline]
     pub fn word(&self, token: TokenId) -> u32 {
         self.block(token / 16)[(token % 16) as usize]
     }
