@@ -191,8 +191,14 @@ impl TupleHashes {
         self.len() == 0
     }
 
-    /// Forgets every hash and keeps the allocation.
+    /// Forgets every hash. Keeps the allocation for the next use of similar size, but drops
+    /// a large table under 1/16 full, so a run of small documents after a large one does not
+    /// wipe the large table each time.
     pub fn clear(&mut self) {
+        if self.homes > MIN_TABLE && 16 * self.len < self.homes {
+            *self = Self::default();
+            return;
+        }
         self.slots.fill(0);
         self.spill.clear();
         self.len = 0;
@@ -453,6 +459,7 @@ mod tests {
         assert!(keys.iter().all(|&k| set.contains(k)) && !set.contains(7 << 50));
         set.clear();
         assert!(set.is_empty() && !set.contains(0) && !set.contains(keys[9]));
+        assert!(set.insert(keys[9]) && set.contains(keys[9]));
         // Against std's set, over many doublings, with hashes that probe into the spare slots.
         let mut ours = TupleHashes::new();
         let mut reference = std::collections::HashSet::new();
