@@ -201,7 +201,7 @@ impl Default for Chunk {
 /// ([`TupleHashes`]); the module [`crate::dedup`] explains why that keeps the p-value valid.
 ///
 /// Memory is the dedup set plus bounded caches: seeds of recent LeftHash windows and MinHash
-/// tokens (at most 1.2 MiB) and MinHash ranks of token ids below 2²⁰ (at most 4 MiB).
+/// tokens (at most 1 MiB) and MinHash ranks of token ids below 2²⁰ (at most 4 MiB).
 #[derive(Debug)]
 pub struct Scorer<'w> {
     watermark: &'w Watermark,
