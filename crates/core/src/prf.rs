@@ -23,11 +23,14 @@
 //! minimum-rank token of the window; SelfHash the last h tokens then the candidate token.
 //! The MinHash rank of a token is word `token` of the stream with seeding tag 4 and n = 0.
 
+use chacha20::ChaCha20LegacyCore;
+use chacha20::cipher::{KeyIvInit, StreamCipherCore};
 use hmac::{Hmac, KeyInit, Mac};
-use rand_chacha::{ChaCha20Core, ChaCha20Rng};
+use rand_chacha::ChaCha20Core;
+use rand_core::SeedableRng;
 use rand_core::block::Generator;
-use rand_core::{Rng, SeedableRng};
 use sha2::Sha256;
+use sha2::block_api::compress256;
 
 use crate::TokenId;
 
@@ -40,17 +43,52 @@ pub(crate) const RANK_TAG: u8 = 4;
 /// 2³², as f64.
 const TWO_POW_32: f64 = 4_294_967_296.0;
 
-/// HMAC-SHA256 keyed with the secret. Cloning the keyed state skips re-deriving the pads.
+/// SHA-256 initial state.
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Most ids [`Prf::seed`] hashes on its two-block fast path: 20 + 4n message bytes plus nine
+/// bytes of padding fit 128.
+const FAST_IDS: usize = (128 - 9 - 20) / 4;
+
+/// HMAC-SHA256 keyed with the secret.
+///
+/// Seeds take the fast path: the SHA-256 states after the key's inner and outer pad blocks are
+/// precomputed, so a seed is one or two inner compressions plus one outer compression of
+/// a block padded in place, with no buffering. The `hmac` state serves labels and messages too
+/// long for two blocks; tests pin both paths against each other and the Python reference.
 #[derive(Clone)]
 pub struct Prf {
     mac: Hmac<Sha256>,
+    inner: [u32; 8],
+    outer: [u32; 8],
 }
 
 impl Prf {
     /// Keys the PRF.
     pub fn new(secret: &[u8; 32]) -> Self {
+        // HMAC with a key shorter than the block: K is the key zero-padded to 64 bytes.
+        let pad_state = |pad: u8| {
+            let mut block = [pad; 64];
+            for (b, k) in block.iter_mut().zip(secret) {
+                *b ^= k;
+            }
+            let mut state = SHA256_IV;
+            compress256(&mut state, &[block]);
+            state
+        };
         Self {
             mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length"),
+            inner: pad_state(0x36),
+            outer: pad_state(0x5c),
         }
     }
 
@@ -60,14 +98,44 @@ impl Prf {
     /// If more than 255 ids are given (callers pass at most `MAX_CONTEXT + 1`).
     pub fn seed(&self, scheme_tag: u8, seeding_tag: u8, h: u8, ids: &[TokenId]) -> Seed {
         let n = u8::try_from(ids.len()).expect("context too long");
-        let mut msg = [0u8; 16 + 4 + 4 * 256];
+        if ids.len() > FAST_IDS {
+            return self.seed_hmac(scheme_tag, seeding_tag, h, ids);
+        }
+        // Inner hash: message, 0x80, zeros, and the bit length of ipad block + message.
+        let mut blocks = [[0u8; 64]; 2];
+        let msg = blocks.as_flattened_mut();
         msg[..16].copy_from_slice(PRF_DOMAIN);
         msg[16..20].copy_from_slice(&[scheme_tag, seeding_tag, h, n]);
-        for (i, id) in ids.iter().enumerate() {
-            msg[20 + 4 * i..24 + 4 * i].copy_from_slice(&id.to_le_bytes());
+        for (chunk, id) in msg[20..].chunks_exact_mut(4).zip(ids) {
+            chunk.copy_from_slice(&id.to_le_bytes());
         }
+        let len = 20 + 4 * ids.len();
+        let used = if len + 9 <= 64 { 64 } else { 128 };
+        msg[len] = 0x80;
+        msg[used - 8..used].copy_from_slice(&((64 + len as u64) * 8).to_be_bytes());
+        let mut inner = self.inner;
+        compress256(&mut inner, &blocks[..used / 64]);
+        // Outer hash: the 32-byte inner digest, padded to one block.
+        let mut block = [0u8; 64];
+        write_be(&inner, &mut block[..32]);
+        block[32] = 0x80;
+        block[56..].copy_from_slice(&((64u64 + 32) * 8).to_be_bytes());
+        let mut outer = self.outer;
+        compress256(&mut outer, &[block]);
+        let mut seed = [0u8; 32];
+        write_be(&outer, &mut seed);
+        Seed(seed)
+    }
+
+    /// The seed through the `hmac` crate, the reference for [`Prf::seed`]'s fast path.
+    fn seed_hmac(&self, scheme_tag: u8, seeding_tag: u8, h: u8, ids: &[TokenId]) -> Seed {
+        let n = u8::try_from(ids.len()).expect("context too long");
         let mut mac = self.mac.clone();
-        mac.update(&msg[..20 + 4 * ids.len()]);
+        mac.update(PRF_DOMAIN);
+        mac.update(&[scheme_tag, seeding_tag, h, n]);
+        for id in ids {
+            mac.update(&id.to_le_bytes());
+        }
         Seed(mac.finalize().into_bytes().into())
     }
 
@@ -79,17 +147,39 @@ impl Prf {
     }
 }
 
+/// Writes SHA-256 state words as the big-endian digest bytes.
+fn write_be(state: &[u32; 8], out: &mut [u8]) {
+    for (chunk, w) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&w.to_be_bytes());
+    }
+}
+
 /// A 32-byte ChaCha20 key for one context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Seed(pub [u8; 32]);
 
 impl Seed {
-    /// The PRF word of `token`, by random access: seeks to its block, so the cost does not
-    /// depend on the token id (the generator computes one batch of four blocks).
+    /// The PRF word of `token`, by random access: asks ChaCha20 for just the 64-byte block
+    /// that holds it (no buffered batch of four), so the cost does not depend on the token id.
+    #[inline]
     pub fn word(&self, token: TokenId) -> u32 {
-        let mut rng = ChaCha20Rng::from_seed(self.0);
-        rng.set_word_pos(u128::from(token));
-        rng.next_u32()
+        self.block(token / 16)[(token % 16) as usize]
+    }
+
+    /// Keystream block `index`: the PRF words of tokens `16 · index .. 16 · index + 16`.
+    pub fn block(&self, index: u32) -> [u32; 16] {
+        let mut core = ChaCha20LegacyCore::new(&self.0.into(), &[0; 8].into());
+        core.set_block_pos(u64::from(index));
+        let mut bytes = Default::default();
+        core.write_keystream_block(&mut bytes);
+        std::array::from_fn(|i| {
+            u32::from_le_bytes([
+                bytes[4 * i],
+                bytes[4 * i + 1],
+                bytes[4 * i + 2],
+                bytes[4 * i + 3],
+            ])
+        })
     }
 
     /// The PRF words of tokens `0..out.len()` in one sequential pass.
@@ -158,6 +248,49 @@ mod tests {
         seed.fill(&mut words);
         for token in [0u32, 1, 15, 16, 17, 63, 64, 1000, 49_151] {
             assert_eq!(seed.word(token), words[token as usize], "token {token}");
+        }
+    }
+
+    #[test]
+    fn fast_seed_matches_the_hmac_crate() {
+        // Every message length from empty to the fallback and beyond, with arbitrary ids.
+        let prf = Prf::new(&[0xa5; 32]);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for n in 0..=255usize {
+            let ids: Vec<u32> = (0..n)
+                .map(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    (x >> 32) as u32
+                })
+                .collect();
+            let tags = (n as u8, 2, 3, 7);
+            assert_eq!(
+                prf.seed(tags.0, tags.1, tags.2, &ids),
+                prf.seed_hmac(tags.0, tags.1, tags.2, &ids),
+                "n = {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn single_block_words_match_the_rand_chacha_stream() {
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::Rng;
+        let prf = Prf::new(&[3; 32]);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..2_000u32 {
+            let seed = prf.seed(1, 1, 1, &[i]);
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            // Small, block-edge and full-range token ids.
+            let token = match i % 4 {
+                0 => (x >> 52) as u32,
+                1 => ((x >> 40) as u32 & !15) | 15,
+                2 => u32::MAX - (x >> 60) as u32,
+                _ => (x >> 32) as u32,
+            };
+            let mut rng = ChaCha20Rng::from_seed(seed.0);
+            rng.set_word_pos(u128::from(token));
+            assert_eq!(seed.word(token), rng.next_u32(), "token {token}");
         }
     }
 

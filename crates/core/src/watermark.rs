@@ -28,14 +28,15 @@ impl TokenScore {
 /// The ids a tuple's seed is computed from: the whole window (LeftHash), its minimum-rank
 /// token (MinHash), or the window plus the token (SelfHash). Two tuples share a PRF value
 /// exactly when they share this input and token, so detection dedups on the pair without
-/// computing any HMAC for repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// computing any HMAC for repeats. The default is the empty input (LeftHash with h = 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct PrfInput {
     ids: [TokenId; crate::MAX_CONTEXT + 1],
     len: u8,
 }
 
 impl PrfInput {
+    #[inline]
     fn new(parts: &[&[TokenId]]) -> Self {
         let mut ids = [0; crate::MAX_CONTEXT + 1];
         let mut len = 0;
@@ -50,6 +51,7 @@ impl PrfInput {
     }
 
     /// The ids, oldest first.
+    #[inline]
     pub fn ids(&self) -> &[TokenId] {
         &self.ids[..usize::from(self.len)]
     }
@@ -86,11 +88,13 @@ impl Watermark {
     }
 
     /// The public configuration.
+    #[inline]
     pub fn config(&self) -> &WatermarkConfig {
         &self.config
     }
 
     /// h: the number of preceding tokens a position needs before it can be watermarked or scored.
+    #[inline]
     pub fn lookback(&self) -> usize {
         self.config.seeding.lookback()
     }
@@ -137,6 +141,7 @@ impl Watermark {
     }
 
     /// The seed of a PRF input.
+    #[inline]
     pub fn input_seed(&self, input: &PrfInput) -> Seed {
         self.seed(input.ids())
     }
@@ -153,6 +158,7 @@ impl Watermark {
     }
 
     /// The scheme's verdict on a PRF word.
+    #[inline]
     pub fn score_word(&self, word: u32) -> TokenScore {
         match self.config.scheme {
             Scheme::Kgw { gamma, .. } => TokenScore::Green(word < gamma.threshold()),
@@ -173,6 +179,7 @@ impl Watermark {
             .expect("minhash windows are non-empty")
     }
 
+    #[inline]
     fn seed(&self, ids: &[TokenId]) -> Seed {
         let h = self.lookback() as u8;
         self.prf.seed(

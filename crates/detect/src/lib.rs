@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod calibration;
+pub mod dedup;
 pub mod score;
 pub mod statistic;
 pub mod stats;
@@ -27,6 +28,9 @@ pub mod window;
 use serde::Serialize;
 use tracemark_core::{TokenId, Watermark};
 
+use score::Corpus;
+
+pub use dedup::{TupleHashes, tuple_hash};
 pub use score::{Scorer, SkipReason, Tally, TokenStatus, WindowSet};
 pub use statistic::{TestResult, Verdict, exact_test};
 pub use stats::PValue;
@@ -92,11 +96,14 @@ pub struct Skipped {
 }
 
 /// Detects one document at a time and keeps a corpus-wide aggregate with global dedup.
+///
+/// One scoring pass per document feeds both: each tuple is checked against the document's
+/// and the corpus's dedup sets, and its PRF is computed once, when it is new to the document.
 #[derive(Debug)]
 pub struct Detector<'w> {
     options: DetectOptions,
     document: Scorer<'w>,
-    corpus: Scorer<'w>,
+    corpus_seen: TupleHashes,
     corpus_tally: Tally,
     documents: u64,
 }
@@ -107,7 +114,7 @@ impl<'w> Detector<'w> {
         Self {
             options,
             document: Scorer::new(watermark, options.dedup),
-            corpus: Scorer::new(watermark, options.dedup),
+            corpus_seen: TupleHashes::new(),
             corpus_tally: Tally::default(),
             documents: 0,
         }
@@ -124,11 +131,18 @@ impl<'w> Detector<'w> {
         let need_statuses = self.options.per_token || self.options.window.is_some();
         let mut statuses = need_statuses.then(|| Vec::with_capacity(tokens.len()));
         self.document.reset();
-        let tally = self
-            .document
-            .score(tokens, exclude.as_ref(), None, statuses.as_mut());
-        let corpus = self.corpus.score(tokens, exclude.as_ref(), None, None);
-        self.corpus_tally.merge(&corpus);
+        let mut corpus = Corpus {
+            seen: &mut self.corpus_seen,
+            tally: Tally::default(),
+        };
+        let tally = self.document.score_pass(
+            tokens,
+            exclude.as_ref(),
+            None,
+            statuses.as_mut(),
+            Some(&mut corpus),
+        );
+        self.corpus_tally.merge(&corpus.tally);
         self.documents += 1;
 
         let scheme = self.document.watermark().config().scheme;
@@ -160,7 +174,7 @@ impl<'w> Detector<'w> {
 
     /// The test over every document so far as one stream, each distinct tuple counted once.
     pub fn aggregate(&self) -> Detection {
-        let scheme = self.corpus.watermark().config().scheme;
+        let scheme = self.document.watermark().config().scheme;
         self.finish(
             exact_test(&scheme, &self.corpus_tally),
             &self.corpus_tally,

@@ -1,8 +1,10 @@
 //! Scoring token sequences: which (context, token) tuples count, and what each scores.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 use tracemark_core::{PrfInput, Seed, SeedingKind, TokenId, TokenScore, Watermark};
+
+use crate::dedup::{SeedCache, TupleHashes, tuple_hash};
 
 /// Why a token was not scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,20 +158,67 @@ impl Tally {
     }
 }
 
+/// Largest MinHash rank table, in tokens (4 MiB); ranks of larger ids are computed directly.
+const MAX_RANKS: usize = 1 << 20;
+
+/// Tokens scored per chunk: each stage runs over a chunk before the next starts.
+const CHUNK: usize = 64;
+
+/// One chunk's tuples between stages; `tuples` candidates, in token order.
+struct Chunk {
+    skips: [Option<SkipReason>; CHUNK],
+    tuples: usize,
+    inputs: [PrfInput; CHUNK],
+    hashes: [u64; CHUNK],
+    tokens: [TokenId; CHUNK],
+    doc_new: [bool; CHUNK],
+    corpus_new: [bool; CHUNK],
+    seeds: [Seed; CHUNK],
+    scores: [TokenScore; CHUNK],
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        Self {
+            skips: [None; CHUNK],
+            tuples: 0,
+            inputs: [PrfInput::default(); CHUNK],
+            hashes: [0; CHUNK],
+            tokens: [0; CHUNK],
+            doc_new: [false; CHUNK],
+            corpus_new: [false; CHUNK],
+            seeds: [Seed([0; 32]); CHUNK],
+            scores: [TokenScore::Green(false); CHUNK],
+        }
+    }
+}
+
 /// Scores sequences under one key, remembering scored tuples across calls.
 ///
 /// Dedup is keyed on the PRF input and the token, not on the raw window: under MinHash two
 /// different windows can share a seed, and their tuples share a PRF value. Repeats are found
-/// before any HMAC is computed.
+/// before any HMAC is computed. Scored tuples are remembered as 64-bit hashes
+/// ([`TupleHashes`]); the module [`crate::dedup`] explains why that keeps the p-value valid.
+///
+/// Memory is the dedup set plus bounded caches: seeds of recent LeftHash windows and MinHash
+/// tokens (at most 1 MiB) and MinHash ranks of token ids below 2²⁰ (at most 4 MiB).
 #[derive(Debug)]
 pub struct Scorer<'w> {
     watermark: &'w Watermark,
     dedup: bool,
-    seen: FxHashSet<(PrfInput, TokenId)>,
-    /// Seeds of single-id inputs (LeftHash h ≤ 1, MinHash): at most one per vocabulary entry.
-    seeds: FxHashMap<PrfInput, Seed>,
+    seen: TupleHashes,
+    /// Seeds of window-only inputs (LeftHash, MinHash), which recur with many next tokens.
+    seeds: SeedCache,
     /// MinHash ranks of tokens `0..ranks.len()`, grown on demand by sequential fills.
     ranks: Vec<u32>,
+}
+
+/// Where one pass also files its tuples for a corpus-wide tally with global dedup.
+pub(crate) struct Corpus<'a> {
+    /// Tuples already counted in the corpus.
+    pub(crate) seen: &'a mut TupleHashes,
+    /// This pass's outcomes under corpus dedup.
+    pub(crate) tally: Tally,
 }
 
 impl<'w> Scorer<'w> {
@@ -178,8 +227,8 @@ impl<'w> Scorer<'w> {
         Self {
             watermark,
             dedup,
-            seen: FxHashSet::default(),
-            seeds: FxHashMap::default(),
+            seen: TupleHashes::new(),
+            seeds: SeedCache::default(),
             ranks: Vec::new(),
         }
     }
@@ -187,6 +236,16 @@ impl<'w> Scorer<'w> {
     /// The key in use.
     pub fn watermark(&self) -> &'w Watermark {
         self.watermark
+    }
+
+    /// Whether repeated tuples are skipped.
+    pub fn dedup(&self) -> bool {
+        self.dedup
+    }
+
+    /// The scored tuples remembered so far (empty without dedup).
+    pub fn seen(&self) -> &TupleHashes {
+        &self.seen
     }
 
     /// Forgets every scored tuple, e.g. between independent documents. Caches are kept.
@@ -201,75 +260,184 @@ impl<'w> Scorer<'w> {
         tokens: &[TokenId],
         exclude: Option<&WindowSet>,
         require: Option<&WindowSet>,
+        out: Option<&mut Vec<TokenStatus>>,
+    ) -> Tally {
+        self.score_pass(tokens, exclude, require, out, None)
+    }
+
+    /// [`Scorer::score`], also tallying every token under the corpus's dedup when `corpus` is
+    /// given. The corpus set must hold every tuple this scorer remembers (the document's tuples
+    /// go to both), so a tuple new to the corpus is new to the document, and each tuple's PRF
+    /// is computed at most once.
+    pub(crate) fn score_pass(
+        &mut self,
+        tokens: &[TokenId],
+        exclude: Option<&WindowSet>,
+        require: Option<&WindowSet>,
         mut out: Option<&mut Vec<TokenStatus>>,
+        mut corpus: Option<&mut Corpus<'_>>,
     ) -> Tally {
         let h = self.watermark.lookback();
         let mut tally = Tally::default();
-        for (i, &token) in tokens.iter().enumerate() {
-            let status = self.status_at(tokens, i, h, token, exclude, require);
-            tally.add(status);
-            if let Some(out) = out.as_deref_mut() {
-                out.push(status);
+        let mut chunk = Chunk::default();
+        for start in (0..tokens.len()).step_by(CHUNK) {
+            let end = (start + CHUNK).min(tokens.len());
+            // Which tokens are candidate tuples, with their PRF inputs and dedup hashes.
+            chunk.tuples = 0;
+            for i in start..end {
+                chunk.skips[i - start] = self.skip_reason(tokens, i, h, exclude, require);
+                if chunk.skips[i - start].is_none() {
+                    let (input, hash) = self.tuple(&tokens[i - h..i], tokens[i]);
+                    let k = chunk.tuples;
+                    (chunk.inputs[k], chunk.hashes[k], chunk.tokens[k]) = (input, hash, tokens[i]);
+                    chunk.tuples += 1;
+                }
+            }
+            let n = chunk.tuples;
+            // Dedup, in token order; the table loads overlap instead of queueing.
+            if self.dedup {
+                self.seen.touch(&chunk.hashes[..n]);
+                for k in 0..n {
+                    chunk.doc_new[k] = self.seen.insert(chunk.hashes[k]);
+                }
+                if let Some(c) = corpus.as_deref_mut() {
+                    c.seen.touch(&chunk.hashes[..n]);
+                    for k in 0..n {
+                        chunk.corpus_new[k] = c.seen.insert(chunk.hashes[k]);
+                    }
+                }
+            } else {
+                chunk.doc_new[..n].fill(true);
+                chunk.corpus_new[..n].fill(true);
+            }
+            self.score_chunk(&mut chunk);
+            // Outcomes in token order, so the tallies sum in the same order as one by one.
+            let mut k = 0;
+            for skip in &chunk.skips[..end - start] {
+                let (status, corpus_status) = match *skip {
+                    Some(reason) => {
+                        let s = TokenStatus::Skipped(reason);
+                        (s, s)
+                    }
+                    None => {
+                        let dup = TokenStatus::Skipped(SkipReason::Duplicate);
+                        let s = if chunk.doc_new[k] {
+                            TokenStatus::Scored(chunk.scores[k])
+                        } else {
+                            dup
+                        };
+                        let c = if chunk.corpus_new[k] { s } else { dup };
+                        k += 1;
+                        (s, c)
+                    }
+                };
+                tally.add(status);
+                if let Some(c) = corpus.as_deref_mut() {
+                    c.tally.add(corpus_status);
+                }
+                if let Some(out) = out.as_deref_mut() {
+                    out.push(status);
+                }
             }
         }
         tally
     }
 
-    fn status_at(
-        &mut self,
+    /// Scores the chunk's tuples that are new to the document: seeds first, then words, each
+    /// a run of independent computations.
+    fn score_chunk(&mut self, chunk: &mut Chunk) {
+        let wm = self.watermark;
+        let n = chunk.tuples;
+        let self_hash = wm.config().seeding.kind == SeedingKind::SelfHash;
+        if !self_hash {
+            let new = (0..n).filter(|&k| chunk.doc_new[k]);
+            self.seeds.touch(new.map(|k| &chunk.inputs[k]));
+        }
+        for k in 0..n {
+            if chunk.doc_new[k] {
+                let input = &chunk.inputs[k];
+                chunk.seeds[k] = if self_hash {
+                    wm.input_seed(input)
+                } else {
+                    self.seeds.get(input, || wm.input_seed(input))
+                };
+            }
+        }
+        for k in 0..n {
+            if chunk.doc_new[k] {
+                chunk.scores[k] = wm.score_word(chunk.seeds[k].word(chunk.tokens[k]));
+            }
+        }
+    }
+
+    /// Why `tokens[i]` is not scored, before dedup; `None` if it is a candidate tuple.
+    fn skip_reason(
+        &self,
         tokens: &[TokenId],
         i: usize,
         h: usize,
-        token: TokenId,
         exclude: Option<&WindowSet>,
         require: Option<&WindowSet>,
-    ) -> TokenStatus {
+    ) -> Option<SkipReason> {
         if i < h {
-            return TokenStatus::Skipped(SkipReason::Prefix);
-        }
-        if exclude.is_some_and(|set| set.contains_at(tokens, i)) {
-            return TokenStatus::Skipped(SkipReason::PromptWindow);
-        }
-        if require.is_some_and(|set| !set.contains_at(tokens, i)) {
-            return TokenStatus::Skipped(SkipReason::NotInFilter);
-        }
-        match self.score_tuple(&tokens[i - h..i], token) {
-            Some(score) => TokenStatus::Scored(score),
-            None => TokenStatus::Skipped(SkipReason::Duplicate),
+            Some(SkipReason::Prefix)
+        } else if exclude.is_some_and(|set| set.contains_at(tokens, i)) {
+            Some(SkipReason::PromptWindow)
+        } else if require.is_some_and(|set| !set.contains_at(tokens, i)) {
+            Some(SkipReason::NotInFilter)
+        } else {
+            None
         }
     }
 
     /// Scores one (window, token) tuple, with `window` exactly h tokens long; `None` when
     /// dedup is on and the tuple's PRF input and token were already scored.
     pub fn score_tuple(&mut self, window: &[TokenId], token: TokenId) -> Option<TokenScore> {
+        let (input, hash) = self.tuple(window, token);
+        if self.dedup && !self.seen.insert(hash) {
+            return None;
+        }
+        Some(self.score_input(&input, token))
+    }
+
+    /// The tuple's PRF input and its dedup hash ([`tuple_hash`]; 0 without dedup).
+    fn tuple(&mut self, window: &[TokenId], token: TokenId) -> (PrfInput, u64) {
         let wm = self.watermark;
         let input = if wm.config().seeding.kind == SeedingKind::MinHash {
             self.grow_ranks(window);
             let ranks = &self.ranks;
-            wm.prf_input(window, token, |t| ranks[t as usize])
+            wm.prf_input(window, token, |t| match ranks.get(t as usize) {
+                Some(&r) => r,
+                None => wm.rank(t),
+            })
         } else {
             wm.prf_input(window, token, |t| wm.rank(t))
         };
-        if self.dedup && !self.seen.insert((input, token)) {
-            return None;
-        }
-        let seed = if wm.config().seeding.kind != SeedingKind::SelfHash && input.ids().len() <= 1 {
-            *self
-                .seeds
-                .entry(input)
-                .or_insert_with(|| wm.input_seed(&input))
+        let hash = if self.dedup {
+            tuple_hash(input.ids(), token)
         } else {
-            wm.input_seed(&input)
+            0
         };
-        Some(wm.score_word(seed.word(token)))
+        (input, hash)
     }
 
-    /// Makes sure every token of `window` has a cached rank.
+    /// The score of `token` under `input`'s seed, cached unless the input holds the token.
+    fn score_input(&mut self, input: &PrfInput, token: TokenId) -> TokenScore {
+        let wm = self.watermark;
+        let seed = if wm.config().seeding.kind == SeedingKind::SelfHash {
+            wm.input_seed(input)
+        } else {
+            self.seeds.get(input, || wm.input_seed(input))
+        };
+        wm.score_word(seed.word(token))
+    }
+
+    /// Makes sure every token of `window` below [`MAX_RANKS`] has a cached rank.
     fn grow_ranks(&mut self, window: &[TokenId]) {
         let need = window.iter().map(|&t| t as usize + 1).max().unwrap_or(0);
-        if need > self.ranks.len() {
+        if need > self.ranks.len() && self.ranks.len() < MAX_RANKS {
             // Round up so a growing vocabulary costs a few fills, not one per new id.
-            let len = need.next_power_of_two().max(1 << 12);
+            let len = need.next_power_of_two().clamp(1 << 12, MAX_RANKS);
             self.ranks.resize(len, 0);
             self.watermark.rank_seed().fill(&mut self.ranks);
         }
