@@ -99,13 +99,33 @@ pub struct Skipped {
 ///
 /// One scoring pass per document feeds both: each tuple is checked against the document's
 /// and the corpus's dedup sets, and its PRF is computed once, when it is new to the document.
+/// The first document's set is the corpus's too (every tuple new to one is new to the
+/// other), so a single document, however long, keeps one set.
+///
+/// A long document can come in pieces ([`begin`](Self::begin), [`feed`](Self::feed),
+/// [`end`](Self::end)): each piece's first tokens are scored with the window carried over from
+/// the piece before, so the result is exactly that of [`detect`](Self::detect) on the whole.
 #[derive(Debug)]
 pub struct Detector<'w> {
     options: DetectOptions,
     document: Scorer<'w>,
-    corpus_seen: TupleHashes,
+    /// The corpus's dedup set, from the second document on.
+    corpus_seen: Option<TupleHashes>,
     corpus_tally: Tally,
     documents: u64,
+    open: Option<OpenDocument>,
+}
+
+/// The state of a document being fed in pieces.
+#[derive(Debug)]
+struct OpenDocument {
+    exclude: Option<WindowSet>,
+    tally: Tally,
+    /// This document's outcomes under the corpus's dedup.
+    corpus_tally: Tally,
+    statuses: Option<Vec<TokenStatus>>,
+    /// The last h tokens so far: the window of the next piece's first tokens.
+    carry: Vec<TokenId>,
 }
 
 impl<'w> Detector<'w> {
@@ -114,14 +134,23 @@ impl<'w> Detector<'w> {
         Self {
             options,
             document: Scorer::new(watermark, options.dedup),
-            corpus_seen: TupleHashes::new(),
+            corpus_seen: None,
             corpus_tally: Tally::default(),
             documents: 0,
+            open: None,
         }
     }
 
     /// Detects a watermark in `tokens`; tuples whose window occurs in `prompt` are excluded.
     pub fn detect(&mut self, tokens: &[TokenId], prompt: Option<&[TokenId]>) -> Detection {
+        self.begin(prompt);
+        self.feed(tokens);
+        self.end()
+    }
+
+    /// Starts a document (dropping one left unfinished); tuples whose window occurs in
+    /// `prompt` are excluded.
+    pub fn begin(&mut self, prompt: Option<&[TokenId]>) {
         let h = self.document.watermark().lookback();
         let exclude = prompt.map(|p| {
             let mut set = WindowSet::new(h);
@@ -129,20 +158,75 @@ impl<'w> Detector<'w> {
             set
         });
         let need_statuses = self.options.per_token || self.options.window.is_some();
-        let mut statuses = need_statuses.then(|| Vec::with_capacity(tokens.len()));
+        if self.documents > 0 && self.corpus_seen.is_none() {
+            // The first document's tuples are the corpus's so far.
+            self.corpus_seen = Some(self.document.take_seen());
+        }
         self.document.reset();
-        let mut corpus = Corpus {
-            seen: &mut self.corpus_seen,
+        self.open = Some(OpenDocument {
+            exclude,
             tally: Tally::default(),
-        };
-        let tally = self.document.score_pass(
-            tokens,
-            exclude.as_ref(),
+            corpus_tally: Tally::default(),
+            statuses: need_statuses.then(Vec::new),
+            carry: Vec::new(),
+        });
+    }
+
+    /// Scores the next `tokens` of the document begun last.
+    ///
+    /// # Panics
+    /// If no document was begun.
+    pub fn feed(&mut self, tokens: &[TokenId]) {
+        let h = self.document.watermark().lookback();
+        let open = self.open.as_mut().expect("Detector::feed before begin");
+        let carried = open.carry.len();
+        let mut slice = std::mem::take(&mut open.carry);
+        slice.extend_from_slice(tokens);
+        let mut corpus = self.corpus_seen.as_mut().map(|seen| Corpus {
+            seen,
+            tally: std::mem::take(&mut open.corpus_tally),
+        });
+        let mut statuses = open.statuses.as_ref().map(|_| Vec::with_capacity(slice.len()));
+        let mut tally = self.document.score_pass(
+            std::mem::take(&mut open.tally),
+            &slice,
+            open.exclude.as_ref(),
             None,
             statuses.as_mut(),
-            Some(&mut corpus),
+            corpus.as_mut(),
         );
-        self.corpus_tally.merge(&corpus.tally);
+        // The carried tokens sit before position h, so they count as prefix here; they
+        // were counted with the piece before.
+        let mut corpus_tally = corpus.map(|c| c.tally);
+        for t in std::iter::once(&mut tally).chain(corpus_tally.as_mut()) {
+            t.tokens -= carried as u64;
+            t.skipped_prefix -= carried as u64;
+        }
+        open.tally = tally;
+        if let Some(c) = corpus_tally {
+            open.corpus_tally = c;
+        }
+        if let (Some(all), Some(new)) = (open.statuses.as_mut(), statuses) {
+            all.extend_from_slice(&new[carried..]);
+        }
+        open.carry = slice[slice.len().saturating_sub(h)..].to_vec();
+    }
+
+    /// Finishes the document begun last and decides.
+    ///
+    /// # Panics
+    /// If no document was begun.
+    pub fn end(&mut self) -> Detection {
+        let OpenDocument {
+            tally,
+            corpus_tally,
+            statuses,
+            ..
+        } = self.open.take().expect("Detector::end before begin");
+        // The first document's outcomes under corpus dedup are its own.
+        let first = self.corpus_seen.is_none();
+        self.corpus_tally
+            .merge(if first { &tally } else { &corpus_tally });
         self.documents += 1;
 
         let scheme = self.document.watermark().config().scheme;

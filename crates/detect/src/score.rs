@@ -253,6 +253,11 @@ impl<'w> Scorer<'w> {
         self.seen.clear();
     }
 
+    /// Hands over the set of scored tuples, leaving this scorer's empty.
+    pub fn take_seen(&mut self) -> TupleHashes {
+        std::mem::replace(&mut self.seen, TupleHashes::new())
+    }
+
     /// Scores `tokens`. Tuples whose window is in `exclude` are skipped; if `require` is
     /// given, only tuples whose window is in it are scored. Per-token outcomes go to `out`.
     pub fn score(
@@ -262,15 +267,17 @@ impl<'w> Scorer<'w> {
         require: Option<&WindowSet>,
         out: Option<&mut Vec<TokenStatus>>,
     ) -> Tally {
-        self.score_pass(tokens, exclude, require, out, None)
+        self.score_pass(Tally::default(), tokens, exclude, require, out, None)
     }
 
     /// [`Scorer::score`], also tallying every token under the corpus's dedup when `corpus` is
     /// given. The corpus set must hold every tuple this scorer remembers (the document's tuples
     /// go to both), so a tuple new to the corpus is new to the document, and each tuple's PRF
-    /// is computed at most once.
+    /// is computed at most once. Outcomes are added to `tally`, so a document fed in pieces
+    /// sums its scores in the same order as whole.
     pub(crate) fn score_pass(
         &mut self,
+        mut tally: Tally,
         tokens: &[TokenId],
         exclude: Option<&WindowSet>,
         require: Option<&WindowSet>,
@@ -278,7 +285,6 @@ impl<'w> Scorer<'w> {
         mut corpus: Option<&mut Corpus<'_>>,
     ) -> Tally {
         let h = self.watermark.lookback();
-        let mut tally = Tally::default();
         let mut chunk = Chunk::default();
         for start in (0..tokens.len()).step_by(CHUNK) {
             let end = (start + CHUNK).min(tokens.len());

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use tracemark_core::Watermark;
-use tracemark_io::{Document, IoError, TextTokenizer};
+use tracemark_io::{Document, IoError, Part, TextTokenizer};
 
 use crate::{DetectOptions, Detection, Detector, TokenStatus};
 
@@ -43,6 +43,9 @@ pub struct TextDetector<'a> {
     tokenizer: &'a TextTokenizer,
     detector: Detector<'a>,
     prompt_ids: Option<Vec<u32>>,
+    per_token: bool,
+    /// The text and id of every token of the document being read, for the per-token view.
+    views: Vec<(String, u32)>,
 }
 
 impl<'a> TextDetector<'a> {
@@ -60,36 +63,63 @@ impl<'a> TextDetector<'a> {
             tokenizer,
             detector: Detector::new(watermark, options),
             prompt_ids,
+            per_token: options.per_token,
+            views: Vec::new(),
         })
     }
 
     /// Tokenizes and detects one document. Its own `prompt`, if any, is excluded as well.
     pub fn detect(&mut self, doc: &Document) -> Result<DocumentResult, IoError> {
-        let enc = self.tokenizer.encode(&doc.text)?;
-        let mut prompt = self.prompt_ids.clone();
-        if let Some(p) = &doc.prompt {
-            let ids = self.tokenizer.encode(p)?.ids;
-            prompt.get_or_insert_with(Vec::new).extend(ids);
+        let result = self.detect_piece(doc, Part::WHOLE)?;
+        Ok(result.expect("a whole document is its own last piece"))
+    }
+
+    /// Tokenizes and scores one piece of a document, as [`tracemark_io::for_each_piece`]
+    /// delivers them (pieces end where the tokenizer splits exactly, so the result equals
+    /// [`detect`](Self::detect) on the whole text). Returns the document's result after its
+    /// last piece. The first piece's `prompt` is the document's.
+    pub fn detect_piece(
+        &mut self,
+        doc: &Document,
+        part: Part,
+    ) -> Result<Option<DocumentResult>, IoError> {
+        if part.first {
+            let mut prompt = self.prompt_ids.clone();
+            if let Some(p) = &doc.prompt {
+                prompt
+                    .get_or_insert_with(Vec::new)
+                    .extend(self.tokenizer.encode_ids(p)?);
+            }
+            self.detector.begin(prompt.as_deref());
+            self.views.clear();
         }
-        let mut detection = self.detector.detect(&enc.ids, prompt.as_deref());
+        if self.per_token {
+            let enc = self.tokenizer.encode(&doc.text)?;
+            let texts = enc.spans.iter().map(|&(s, e)| doc.text[s..e].to_string());
+            self.views.extend(texts.zip(enc.ids.iter().copied()));
+            self.detector.feed(&enc.ids);
+        } else {
+            self.detector.feed(&self.tokenizer.encode_ids(&doc.text)?);
+        }
+        if !part.last {
+            return Ok(None);
+        }
+        let mut detection = self.detector.end();
+        let views = std::mem::take(&mut self.views);
         let tokens = detection.per_token.take().map(|statuses| {
             statuses
                 .into_iter()
-                .zip(enc.ids.iter().zip(&enc.spans))
-                .map(|(status, (&id, &(s, e)))| TokenView {
-                    text: doc.text[s..e].to_string(),
-                    id,
-                    status,
-                })
+                .zip(views)
+                .map(|(status, (text, id))| TokenView { text, id, status })
                 .collect()
         });
-        Ok(DocumentResult {
+        Ok(Some(DocumentResult {
             source: doc.source.clone(),
             line: doc.line,
             id: doc.id.clone(),
             detection,
             tokens,
-        })
+        }))
     }
 
     /// Documents seen so far.
