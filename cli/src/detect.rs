@@ -64,14 +64,21 @@ pub fn run(a: &DetectArgs) -> Result<ExitCode> {
             format,
             max_bytes: a.max_bytes,
         };
-        tracemark_io::for_each_piece::<anyhow::Error>(source, &read, Some(&tokenizer), |doc, part, _| {
-            let result = detector.detect_piece(&doc, part).with_context(|| doc.source.clone())?;
-            if let Some(result) = result {
-                detected |= result.detection.verdict == Verdict::Watermarked;
-                printer.document(&result)?;
-            }
-            Ok(())
-        })?;
+        tracemark_io::for_each_piece::<anyhow::Error>(
+            source,
+            &read,
+            Some(&tokenizer),
+            |doc, part, _| {
+                let result = detector
+                    .detect_piece(&doc, part)
+                    .with_context(|| doc.source.clone())?;
+                if let Some(result) = result {
+                    detected |= result.detection.verdict == Verdict::Watermarked;
+                    printer.document(&result)?;
+                }
+                Ok(())
+            },
+        )?;
     }
     if detector.documents() > 1 {
         let all = detector.aggregate();

@@ -56,7 +56,11 @@ pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
             });
             outln!("{v}")?;
         } else if s.answered == 0 {
-            outln!("{}: all {} prompts already answered", out.display(), s.resumed)?;
+            outln!(
+                "{}: all {} prompts already answered",
+                out.display(),
+                s.resumed
+            )?;
         } else {
             outln!(
                 "wrote {} answers to {} ({} already there), {} tokens at {:.1} tokens/s",
@@ -76,7 +80,9 @@ pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
     let answer = chat.answer(&mut embedder, prompt, a.max_tokens, |piece| {
         if !a.json && written.is_ok() {
             let mut stdout = std::io::stdout().lock();
-            written = stdout.write_all(piece.as_bytes()).and_then(|()| stdout.flush());
+            written = stdout
+                .write_all(piece.as_bytes())
+                .and_then(|()| stdout.flush());
         }
     })?;
     written?;
@@ -110,5 +116,10 @@ fn open_chat(a: &GenerateArgs, bars: &Bars) -> Result<Chat> {
     if let Some(threads) = a.threads {
         options.threads = threads;
     }
-    Ok(gguf_chat(a.model.as_deref(), &options, a.system.clone(), bars)?)
+    Ok(gguf_chat(
+        a.model.as_deref(),
+        &options,
+        a.system.clone(),
+        bars,
+    )?)
 }

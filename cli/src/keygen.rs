@@ -59,7 +59,11 @@ pub fn run(a: &KeygenArgs) -> Result<ExitCode> {
 }
 
 pub fn info(a: &KeyInfoArgs) -> Result<ExitCode> {
-    let path = a.key.as_ref().or(a.file.as_ref()).expect("clap requires one");
+    let path = a
+        .key
+        .as_ref()
+        .or(a.file.as_ref())
+        .expect("clap requires one");
     let key = tracemark_io::read_key(path)?;
     warn_key_permissions(path);
     if a.json {

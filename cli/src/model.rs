@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::json;
 use tracemark_io::models::{DEFAULT_MODEL_SHA256, DEFAULT_MODEL_SIZE, fetch_default_model};
-use tracemark_workflow::{Bars, Progress};
 use tracemark_workflow::models::{default_model, model_or_default};
+use tracemark_workflow::{Bars, Progress};
 
 use crate::args::ModelCommand;
 use crate::out::outln;

@@ -101,11 +101,16 @@ impl Printer {
         match t.green {
             Some(g) => outln!(
                 "  green    {g} of {} = {:.3} (expect {} without watermark)  z = {:.2}",
-                t.scored, t.score, t.null_mean, t.z
+                t.scored,
+                t.score,
+                t.null_mean,
+                t.z
             )?,
             None => outln!(
                 "  score    mean {:.3} per tuple (expect {} without watermark)  z = {:.2}",
-                t.score, t.null_mean, t.z
+                t.score,
+                t.null_mean,
+                t.z
             )?,
         }
         if let Some(w) = &d.window {

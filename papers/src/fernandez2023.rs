@@ -10,10 +10,10 @@
 
 use serde::Serialize;
 use tracemark_core::{SeedingKind, WatermarkConfig};
-use tracemark_workflow::Progress;
 use tracemark_detect::calibration::FprEstimate;
 use tracemark_eval::{FPRS, NullRun, Test};
 use tracemark_io::TextTokenizer;
+use tracemark_workflow::Progress;
 
 use crate::corpora::{Corpus, Setting};
 use crate::detection::{Summary, curves, summarise};

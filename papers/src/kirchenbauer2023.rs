@@ -10,9 +10,9 @@
 use rayon::prelude::*;
 use serde::Serialize;
 use tracemark_core::{SeedingKind, Watermark};
-use tracemark_workflow::Progress;
 use tracemark_eval::{Attack, FPRS, Point, Rate, copy_paste, stream, tpr_at};
 use tracemark_io::TextTokenizer;
+use tracemark_workflow::Progress;
 
 use crate::corpora::{Corpus, SEED, Setting};
 use crate::detection::{Summary, curves, summarise, whole_and_scan};

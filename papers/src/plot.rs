@@ -40,7 +40,13 @@ pub fn line_chart(
     let x = |i: usize| LEFT + plot_w * (i as f64 + 0.5) / categories.len().max(1) as f64;
     let y = |v: f64| TOP + plot_h * (1.0 - (v.max(floor).log10() - lo) / (hi - lo));
     let mut svg = Canvas::standalone(W, H, title);
-    svg.text(LEFT + plot_w / 2.0, 22.0, "middle", r#" font-size="14""#, title);
+    svg.text(
+        LEFT + plot_w / 2.0,
+        22.0,
+        "middle",
+        r#" font-size="14""#,
+        title,
+    );
     // Decade grid lines and labels, the categories, the axes.
     let mut decade = lo;
     while decade <= hi {
@@ -64,7 +70,13 @@ pub fn line_chart(
         let yy = y(t);
         let style = format!(r#"stroke="{MUTED}" stroke-dasharray="5 4""#);
         svg.line((LEFT, yy), (right, yy), &style);
-        svg.text(LEFT + 4.0, yy - 4.0, "start", &format!(r#" fill="{MUTED}""#), label);
+        svg.text(
+            LEFT + 4.0,
+            yy - 4.0,
+            "start",
+            &format!(r#" fill="{MUTED}""#),
+            label,
+        );
     }
     for (k, s) in series.iter().enumerate() {
         let color = SERIES[k % SERIES.len()];

@@ -21,7 +21,7 @@ use tracemark_workflow::investigate::{
     Examination, Probe, SUPERVISED_CONTEXT, examine, filter_from_texts,
 };
 use tracemark_workflow::question::{Questioning, question};
-use tracemark_workflow::{Chat, PromptFormat, Progress, Quiet, WorkflowError};
+use tracemark_workflow::{Chat, Progress, PromptFormat, Quiet, WorkflowError};
 
 use crate::plot::{Series, line_chart};
 

@@ -27,7 +27,10 @@ fn corpus(setting: &Setting, docs: usize, len: usize) -> Corpus {
             Doc {
                 prompt: format!("prompt {d}"),
                 text: String::new(),
-                proposals: ids.iter().map(|&t| vec![t, pool[(t as usize) % 400]]).collect(),
+                proposals: ids
+                    .iter()
+                    .map(|&t| vec![t, pool[(t as usize) % 400]])
+                    .collect(),
                 nll: vec![1.0; ids.len()],
                 ids,
             }
@@ -51,13 +54,28 @@ fn kirchenbauer_fills_every_table() {
     assert_eq!(o.attacks.len(), 4 * 3 * kirchenbauer2023::RATES.len());
     assert_eq!(o.copy_paste.len(), 4 * kirchenbauer2023::SPANS.len());
     // δ = 5 on flat logits: every scored token green; re-tokenization may merge a few.
-    let strong = o.grid.iter().find(|r| r.setting.contains("γ=0.25, δ=5")).unwrap();
+    let strong = o
+        .grid
+        .iter()
+        .find(|r| r.setting.contains("γ=0.25, δ=5"))
+        .unwrap();
     assert!(strong.detection.tpr[4].tpr == 1.0, "{:?}", strong.detection);
     let files = kirchenbauer2023::render(&o);
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["results.json", "results.md", "z_vs_length.svg", "substitution.svg"]);
+    assert_eq!(
+        names,
+        [
+            "results.json",
+            "results.md",
+            "z_vs_length.svg",
+            "substitution.svg"
+        ]
+    );
     let md = &files[1].1;
-    let rows = md.lines().filter(|l| l.starts_with("| kgw") || l.starts_with("| gumbel")).count();
+    let rows = md
+        .lines()
+        .filter(|l| l.starts_with("| kgw") || l.starts_with("| gumbel"))
+        .count();
     // z by length (9 + 3 not in the grid), seedings (4), attacks (4 × 10), copy-paste (4 × 3 × 2).
     assert_eq!(rows, 12 + 4 + 40 + 24, "{md}");
 }
@@ -72,7 +90,11 @@ fn fernandez_fills_every_table_and_plain_text_stays_below_nominal() {
     let sources = o.sources.len();
     assert!(sources >= 1);
     assert_eq!(o.fpr.len(), sources * 3 * 4);
-    for r in o.fpr.iter().filter(|r| r.dedup && r.test == tracemark_eval::Test::Exact) {
+    for r in o
+        .fpr
+        .iter()
+        .filter(|r| r.dedup && r.test == tracemark_eval::Test::Exact)
+    {
         // The exact test with dedup is valid: at 1e-2 it expects ≤ 1% of the trials.
         let e = &r.estimates[0];
         assert!(e.trials >= 1000 && e.lower <= 1e-2, "{r:?}");
@@ -80,5 +102,9 @@ fn fernandez_fills_every_table_and_plain_text_stays_below_nominal() {
     assert_eq!(o.tpr.len(), 2);
     let files = fernandez2023::render(&o);
     assert_eq!(files.len(), 2 + sources);
-    assert!(files[1].1.contains("| gumbel selfhash(h=3) | 4 |"), "{}", files[1].1);
+    assert!(
+        files[1].1.contains("| gumbel selfhash(h=3) | 4 |"),
+        "{}",
+        files[1].1
+    );
 }

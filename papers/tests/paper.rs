@@ -13,6 +13,9 @@ fn zero_keys_are_refused_before_any_work() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: ") && stderr.contains("--keys"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("--keys"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("out").exists());
 }

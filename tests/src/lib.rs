@@ -98,7 +98,11 @@ impl Output {
     /// Asserts exit code 1, no panic and no error message: `detect` found no watermark.
     #[track_caller]
     pub fn not_detected(&self) -> &Self {
-        assert_eq!(self.code, Some(1), "expected exit code 1 (not detected)\n{self:#?}");
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected exit code 1 (not detected)\n{self:#?}"
+        );
         assert!(!self.stderr.contains("error:"), "{self:#?}");
         self.no_panic();
         self

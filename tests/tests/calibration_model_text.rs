@@ -24,7 +24,9 @@ fn answers() -> Vec<Vec<u32>> {
         .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            tokenizer.encode_ids(v["response"].as_str().unwrap()).unwrap()
+            tokenizer
+                .encode_ids(v["response"].as_str().unwrap())
+                .unwrap()
         })
         .collect()
 }

@@ -170,7 +170,10 @@ fn keygen_rejects_bad_parameters() {
         ])
         .error()
         .to_string();
-    assert!(msg.contains("gamma and delta apply to the kgw scheme only"), "{msg}");
+    assert!(
+        msg.contains("gamma and delta apply to the kgw scheme only"),
+        "{msg}"
+    );
     for gamma in ["1.5", "0", "nan"] {
         let msg = sb
             .run(&["keygen", "--out", "k.json", "--gamma", gamma])

@@ -200,4 +200,3 @@ fn io_error_messages_state_the_cause_once() {
         );
     }
 }
-

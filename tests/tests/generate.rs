@@ -156,7 +156,10 @@ fn batch_writes_one_record_per_prompt_and_resumes() {
             "100",
         ]);
         out.ok();
-        assert!(out.stdout.contains("out.jsonl"), "batch mode prints one summary line\n{out:#?}");
+        assert!(
+            out.stdout.contains("out.jsonl"),
+            "batch mode prints one summary line\n{out:#?}"
+        );
         String::from_utf8(sb.read("out.jsonl")).expect("UTF-8 output")
     };
     let records = |text: &str| -> Vec<Value> {

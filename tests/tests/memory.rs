@@ -22,7 +22,9 @@ fn diverse_text(bytes: usize) -> String {
     let words: Vec<String> = (0..20_000)
         .map(|_| {
             let n = 3 + (next() % 6) as usize;
-            (0..n).map(|_| letters[(next() % 22) as usize] as char).collect()
+            (0..n)
+                .map(|_| letters[(next() % 22) as usize] as char)
+                .collect()
         })
         .collect();
     let mut text = String::with_capacity(bytes + 64);
@@ -68,7 +70,10 @@ fn repetitive_text_needs_little_memory_however_long() {
     let (mb, code) = peak_rss(&sb, &["detect", "--key", "k.json", "big.txt"]);
     eprintln!("peak RSS {mb:.0} MB for 40 MB of repeated text");
     assert_eq!(code, 1, "not detected");
-    assert!(mb < REPETITIVE_CEILING_MB, "peak RSS {mb:.0} MB ≥ {REPETITIVE_CEILING_MB} MB");
+    assert!(
+        mb < REPETITIVE_CEILING_MB,
+        "peak RSS {mb:.0} MB ≥ {REPETITIVE_CEILING_MB} MB"
+    );
 }
 
 #[test]

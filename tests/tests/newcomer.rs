@@ -10,17 +10,35 @@ use tracemark_tests::{PARAGRAPH, Sandbox};
 fn with_student() -> Sandbox {
     let sb = Sandbox::new();
     let exchanges = [
-        ("Why do cats purr?", "Cats purr when relaxed, and to soothe themselves."),
-        ("What is a glacier?", "A glacier is a slow river of ice that carves valleys."),
-        ("Why does bread rise?", "Yeast ferments sugar and releases carbon dioxide."),
-        ("What is moss?", "Moss is a small flowerless plant that grows on damp stones."),
+        (
+            "Why do cats purr?",
+            "Cats purr when relaxed, and to soothe themselves.",
+        ),
+        (
+            "What is a glacier?",
+            "A glacier is a slow river of ice that carves valleys.",
+        ),
+        (
+            "Why does bread rise?",
+            "Yeast ferments sugar and releases carbon dioxide.",
+        ),
+        (
+            "What is moss?",
+            "Moss is a small flowerless plant that grows on damp stones.",
+        ),
     ];
     let corpus: String = exchanges
         .iter()
         .map(|(p, r)| json!({ "prompt": p, "response": r }).to_string() + "\n")
         .collect();
     sb.write("answers.jsonl", corpus);
-    let distill = ["distill", "--train", "answers.jsonl", "--out", "student.bin"];
+    let distill = [
+        "distill",
+        "--train",
+        "answers.jsonl",
+        "--out",
+        "student.bin",
+    ];
     sb.run(&distill).ok();
     sb
 }
@@ -46,14 +64,28 @@ fn student_batch<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 fn a_student_answers_without_a_key_and_records_plain_floats() {
     let sb = with_student();
     let v = sb
-        .run(&["generate", "--student", "student.bin", "--prompt", "What is moss?", "--json"])
+        .run(&[
+            "generate",
+            "--student",
+            "student.bin",
+            "--prompt",
+            "What is moss?",
+            "--json",
+        ])
         .ok()
         .json();
     assert!(v["key_id"].is_null(), "{v}");
     assert_eq!(v["sampling"]["temperature"].to_string(), "0.7", "{v}");
     assert_eq!(v["sampling"]["top_p"].to_string(), "0.95", "{v}");
     let line = sb
-        .run(&["generate", "--student", "student.bin", "--prompt", "What is moss?", "--json"])
+        .run(&[
+            "generate",
+            "--student",
+            "student.bin",
+            "--prompt",
+            "What is moss?",
+            "--json",
+        ])
         .stdout;
     assert!(line.contains(r#""temperature":0.7,"#), "{line}");
 }
@@ -62,7 +94,10 @@ fn a_student_answers_without_a_key_and_records_plain_floats() {
 fn a_gguf_generation_without_key_names_both_choices() {
     let sb = Sandbox::new();
     let msg = sb.run(&["generate", "--prompt", "Hi"]).error().to_string();
-    assert!(msg.contains("--key") && msg.contains("--no-watermark"), "{msg}");
+    assert!(
+        msg.contains("--key") && msg.contains("--no-watermark"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -70,7 +105,10 @@ fn a_resumed_batch_refuses_another_key_or_setting() {
     let sb = with_student();
     sb.keygen("a.json", &[]);
     sb.keygen("b.json", &[]);
-    sb.write("prompts.txt", "Why do cats purr?\nWhat is moss?\nWhat is a glacier?\n");
+    sb.write(
+        "prompts.txt",
+        "Why do cats purr?\nWhat is moss?\nWhat is a glacier?\n",
+    );
     sb.run(&student_batch(&["--key", "a.json"])).ok();
     let full = String::from_utf8(sb.read("out.jsonl")).unwrap();
     assert_eq!(full.lines().count(), 3);
@@ -79,7 +117,10 @@ fn a_resumed_batch_refuses_another_key_or_setting() {
     sb.write("out.jsonl", &first);
     for (extra, names) in [
         (&["--key", "b.json"][..], "key"),
-        (&["--key", "a.json", "--max-tokens", "9"][..], "max-tokens 8 there"),
+        (
+            &["--key", "a.json", "--max-tokens", "9"][..],
+            "max-tokens 8 there",
+        ),
         (&["--no-watermark"][..], "no watermark now"),
     ] {
         let msg = sb.run(&student_batch(extra)).error().to_string();
@@ -87,12 +128,20 @@ fn a_resumed_batch_refuses_another_key_or_setting() {
             msg.contains("out.jsonl") && msg.contains(names) && msg.contains("--force"),
             "{extra:?}: {msg}"
         );
-        assert_eq!(String::from_utf8(sb.read("out.jsonl")).unwrap(), first, "untouched");
+        assert_eq!(
+            String::from_utf8(sb.read("out.jsonl")).unwrap(),
+            first,
+            "untouched"
+        );
     }
     // The same run resumes; --force starts anew under the other key.
     sb.run(&student_batch(&["--key", "a.json"])).ok();
     assert_eq!(String::from_utf8(sb.read("out.jsonl")).unwrap(), full);
-    let again = sb.run(&student_batch(&["--key", "a.json"])).ok().stdout.clone();
+    let again = sb
+        .run(&student_batch(&["--key", "a.json"]))
+        .ok()
+        .stdout
+        .clone();
     assert!(again.contains("all 3 prompts already answered"), "{again}");
     sb.run(&student_batch(&["--key", "b.json", "--force"])).ok();
     let b_id = sb.key_json("b.json")["key_id"].clone();
@@ -106,7 +155,13 @@ fn a_resumed_batch_refuses_another_key_or_setting() {
 #[test]
 fn a_single_prompt_with_out_writes_its_record() {
     let sb = with_student();
-    let args = ["generate", "--student", "student.bin", "--prompt", "What is moss?"];
+    let args = [
+        "generate",
+        "--student",
+        "student.bin",
+        "--prompt",
+        "What is moss?",
+    ];
     let mut with_out = args.to_vec();
     with_out.extend(["--out", "one.jsonl"]);
     sb.run(&with_out).ok();
@@ -126,7 +181,13 @@ fn a_closed_pipe_ends_commands_quietly() {
     for args in [
         &["detect", "--key", "k.json", "many.jsonl"][..],
         &["detect", "--key", "k.json", "--json", "many.jsonl"],
-        &["generate", "--student", "student.bin", "--prompt", "What is moss?"],
+        &[
+            "generate",
+            "--student",
+            "student.bin",
+            "--prompt",
+            "What is moss?",
+        ],
         &["key-info", "--key", "k.json"],
     ] {
         let out = sb.run_closed_stdout(args);
@@ -155,14 +216,37 @@ fn input_formats_are_told_apart_not_guessed() {
         assert_eq!(got["id"], "a", "{name}: {got}");
     }
     // Pretty-printed JSON is refused with a hint, not scored as text.
-    sb.write("pretty.json", serde_json::to_string_pretty(&record).unwrap());
-    let msg = sb.run(&["detect", "--key", "k.json", "pretty.json"]).error().to_string();
-    assert!(msg.contains("pretty-printed JSON") && msg.contains("--format text"), "{msg}");
-    let as_text = ["detect", "--key", "k.json", "--format", "text", "pretty.json"];
+    sb.write(
+        "pretty.json",
+        serde_json::to_string_pretty(&record).unwrap(),
+    );
+    let msg = sb
+        .run(&["detect", "--key", "k.json", "pretty.json"])
+        .error()
+        .to_string();
+    assert!(
+        msg.contains("pretty-printed JSON") && msg.contains("--format text"),
+        "{msg}"
+    );
+    let as_text = [
+        "detect",
+        "--key",
+        "k.json",
+        "--format",
+        "text",
+        "pretty.json",
+    ];
     sb.run(&as_text).verdict();
     // A byte-order mark is not part of the first prompt.
     sb.write("prompt.txt", "\u{feff}Tell me about dogs.");
-    let with_prompt = ["detect", "--key", "k.json", "--prompt-file", "prompt.txt", "r.jsonl"];
+    let with_prompt = [
+        "detect",
+        "--key",
+        "k.json",
+        "--prompt-file",
+        "prompt.txt",
+        "r.jsonl",
+    ];
     sb.run(&with_prompt).not_detected();
 }
 
@@ -174,32 +258,61 @@ fn a_closed_test_without_prompts_says_so() {
         .map(|i| json!({ "id": format!("q{i}"), "response": PARAGRAPH }).to_string() + "\n")
         .collect();
     sb.write("answers.jsonl", answers);
-    let base = ["radioactivity", "--key", "k.json", "--suspect-outputs", "answers.jsonl"];
+    let base = [
+        "radioactivity",
+        "--key",
+        "k.json",
+        "--suspect-outputs",
+        "answers.jsonl",
+    ];
     let mut args = base.to_vec();
     args.extend(["--controls", "20", "--json"]);
     let v = sb.run(&args).ok().json();
     let inv = &v["investigations"][0];
     assert_eq!(inv["counts"]["without_prompt"], 6, "{inv}");
     let reason = inv["finding"]["reason"].as_str().unwrap();
-    assert!(reason.contains("could not run for 6 of 6") && reason.contains("--prompts"), "{reason}");
+    assert!(
+        reason.contains("could not run for 6 of 6") && reason.contains("--prompts"),
+        "{reason}"
+    );
     // With the prompts given (matched by id), there is no caveat.
     let prompts: String = (0..6)
-        .map(|i| json!({ "id": format!("q{i}"), "prompt": "Describe a harbour town." }).to_string() + "\n")
+        .map(|i| {
+            json!({ "id": format!("q{i}"), "prompt": "Describe a harbour town." }).to_string()
+                + "\n"
+        })
         .collect();
     sb.write("prompts.jsonl", prompts);
     args.extend(["--prompts", "prompts.jsonl"]);
     let v = sb.run(&args).ok().json();
     let inv = &v["investigations"][0];
     assert_eq!(inv["counts"]["without_prompt"], 0, "{inv}");
-    assert!(!inv["finding"]["reason"].as_str().unwrap().contains("Caveat"), "{inv}");
+    assert!(
+        !inv["finding"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Caveat"),
+        "{inv}"
+    );
 }
 
 #[test]
 fn reports_go_into_a_folder_and_are_not_replaced_silently() {
     let sb = Sandbox::new();
     sb.keygen("k.json", &[]);
-    sb.write("answers.jsonl", json!({ "prompt": "Describe a town.", "response": PARAGRAPH }).to_string() + "\n");
-    let base = ["radioactivity", "--key", "k.json", "--suspect-outputs", "answers.jsonl", "--controls", "20"];
+    sb.write(
+        "answers.jsonl",
+        json!({ "prompt": "Describe a town.", "response": PARAGRAPH }).to_string() + "\n",
+    );
+    let base = [
+        "radioactivity",
+        "--key",
+        "k.json",
+        "--suspect-outputs",
+        "answers.jsonl",
+        "--controls",
+        "20",
+    ];
     let run = |extra: &[&str]| {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
@@ -211,7 +324,10 @@ fn reports_go_into_a_folder_and_are_not_replaced_silently() {
     run(&["--report", "evidence"]).ok();
     assert!(sb.path("evidence/report.html").is_file());
     let msg = run(&["--report", "evidence"]).error().to_string();
-    assert!(msg.contains("already holds a report") && msg.contains("--force"), "{msg}");
+    assert!(
+        msg.contains("already holds a report") && msg.contains("--force"),
+        "{msg}"
+    );
     run(&["--report", "evidence", "--force"]).ok();
 }
 
@@ -219,7 +335,10 @@ fn reports_go_into_a_folder_and_are_not_replaced_silently() {
 fn key_info_takes_key_like_every_command_and_warns_about_open_keys() {
     let sb = Sandbox::new();
     sb.keygen("k.json", &[]);
-    let by_flag = sb.run(&["key-info", "--key", "k.json", "--json"]).ok().json();
+    let by_flag = sb
+        .run(&["key-info", "--key", "k.json", "--json"])
+        .ok()
+        .json();
     let by_arg = sb.run(&["key-info", "k.json", "--json"]).ok().json();
     assert_eq!(by_flag, by_arg);
     assert_eq!(sb.run(&["key-info", "--key", "k.json"]).stderr, "");
@@ -230,7 +349,10 @@ fn key_info_takes_key_like_every_command_and_warns_about_open_keys() {
         std::fs::set_permissions(sb.path("k.json"), open).unwrap();
         let out = sb.run(&["key-info", "--key", "k.json"]);
         out.ok();
-        assert!(out.stderr.contains("warning:") && out.stderr.contains("chmod 600"), "{out:#?}");
+        assert!(
+            out.stderr.contains("warning:") && out.stderr.contains("chmod 600"),
+            "{out:#?}"
+        );
     }
 }
 
@@ -245,10 +367,13 @@ fn pooled_documents_say_how_many_were_watermarked_on_their_own() {
     let out = sb.run(&["detect", "--key", "k.json", "d.jsonl"]);
     out.not_detected();
     assert!(
-        out.stdout.contains("3 documents pooled (0 of them watermarked on their own"),
+        out.stdout
+            .contains("3 documents pooled (0 of them watermarked on their own"),
         "{out:#?}"
     );
-    let lines = sb.run(&["detect", "--key", "k.json", "--json", "d.jsonl"]).json_lines();
+    let lines = sb
+        .run(&["detect", "--key", "k.json", "--json", "d.jsonl"])
+        .json_lines();
     assert_eq!(lines.last().unwrap()["documents_watermarked"], 0);
 }
 
@@ -260,7 +385,11 @@ fn detect_exits_0_when_a_watermark_is_found() {
     let answers = format!("{example}/answers.jsonl");
     let out = sb.run(&["detect", "--key", &key, &answers]);
     out.ok();
-    assert!(out.stdout.contains("4 documents pooled (3 of them watermarked"), "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("4 documents pooled (3 of them watermarked"),
+        "{out:#?}"
+    );
 }
 
 /// Built without llama.cpp, the commands that need it say so in one line and name the
@@ -272,7 +401,14 @@ fn without_llama_the_gguf_commands_name_the_feature() {
     for args in [
         &["demo", "--quick"][..],
         &["generate", "--no-watermark", "--prompt", "Hi"],
-        &["generate", "--no-watermark", "--model", "m.gguf", "--prompt", "Hi"],
+        &[
+            "generate",
+            "--no-watermark",
+            "--model",
+            "m.gguf",
+            "--prompt",
+            "Hi",
+        ],
     ] {
         let msg = sb.run(args).error().to_string();
         assert!(msg.contains("`llama` feature"), "{args:?}: {msg}");

@@ -318,7 +318,10 @@ mod tests {
         assert_eq!(s.describe_params(), (0.25, 3.0));
         let seeding = Seeding::with_default_context(SeedingKind::MinHash, None).unwrap();
         assert_eq!(seeding.lookback(), 4);
-        assert_eq!(WatermarkConfig::default().describe(), "kgw(γ=0.25, δ=2) selfhash(h=3)");
+        assert_eq!(
+            WatermarkConfig::default().describe(),
+            "kgw(γ=0.25, δ=2) selfhash(h=3)"
+        );
     }
 
     impl Scheme {

@@ -12,7 +12,7 @@ use tracemark_workflow::investigate::{
     Examination, Probe, RANDOM_KEYS, SUPERVISED_CONTEXT, examine, filter_from_texts,
 };
 use tracemark_workflow::question::{Questioning, question};
-use tracemark_workflow::{Chat, OnlyUnit, PromptFormat, Progress, WorkflowError};
+use tracemark_workflow::{Chat, OnlyUnit, Progress, PromptFormat, WorkflowError};
 
 use crate::{PromptSet, Split};
 
@@ -176,20 +176,22 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     // 1. The provider's teacher answers the training prompts, watermarked and not.
     let (mut chat, model_id) = teacher_chat(&options.model, options.threads)?;
     let params = SamplingParams::new(0.8, 0, 0.95, options.seed.wrapping_mul(1_000_003))?;
-    let corpus =
-        |key: Option<&Key>, chat: &mut Chat, seed_offset: u64| -> Result<Vec<Record>, WorkflowError> {
-            let spec = CorpusSpec {
-                key,
-                prompts: &train,
-                params: params.with_seed(params.seed() + seed_offset),
-                max_tokens: scale.teacher_tokens,
-            };
-            let path = spec.cache_path(&options.cache, &model_id);
-            if options.fresh {
-                let _ = std::fs::remove_file(&path);
-            }
-            teacher_corpus(chat, &spec, &path, progress)
+    let corpus = |key: Option<&Key>,
+                  chat: &mut Chat,
+                  seed_offset: u64|
+     -> Result<Vec<Record>, WorkflowError> {
+        let spec = CorpusSpec {
+            key,
+            prompts: &train,
+            params: params.with_seed(params.seed() + seed_offset),
+            max_tokens: scale.teacher_tokens,
         };
+        let path = spec.cache_path(&options.cache, &model_id);
+        if options.fresh {
+            let _ = std::fs::remove_file(&path);
+        }
+        teacher_corpus(chat, &spec, &path, progress)
+    };
     progress.stage("1/4 teacher answers the training prompts with the watermark");
     let marked = corpus(Some(&key), &mut chat, 0)?;
     progress.stage("1/4 teacher answers the training prompts without it");

@@ -21,6 +21,11 @@ fn chat_prompt_ids_are_llama_cpps_for_every_bundled_prompt() {
     for p in prompts.all() {
         let rendered = template.render(None, &p.prompt).unwrap();
         let expected = llama.tokenize(&rendered, true).unwrap();
-        assert_eq!(chat.prompt_ids(&p.prompt).unwrap(), expected, "{:?}", p.prompt);
+        assert_eq!(
+            chat.prompt_ids(&p.prompt).unwrap(),
+            expected,
+            "{:?}",
+            p.prompt
+        );
     }
 }

@@ -186,7 +186,10 @@ impl<'w> Detector<'w> {
             seen,
             tally: std::mem::take(&mut open.corpus_tally),
         });
-        let mut statuses = open.statuses.as_ref().map(|_| Vec::with_capacity(slice.len()));
+        let mut statuses = open
+            .statuses
+            .as_ref()
+            .map(|_| Vec::with_capacity(slice.len()));
         let mut tally = self.document.score_pass(
             std::mem::take(&mut open.tally),
             &slice,

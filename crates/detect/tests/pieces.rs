@@ -9,7 +9,9 @@ fn ids(n: usize, seed: u64) -> Vec<u32> {
     let mut x = seed;
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((x >> 33) % 300) as u32
         })
         .collect()
@@ -49,7 +51,8 @@ fn pieces_give_the_whole_documents_result() {
             };
             let docs = [ids(900, 1), ids(3, 2), ids(400, 3)];
             let prompt = ids(50, 1);
-            let (mut whole, mut pieces) = (Detector::new(&wm, options), Detector::new(&wm, options));
+            let (mut whole, mut pieces) =
+                (Detector::new(&wm, options), Detector::new(&wm, options));
             for (d, doc) in docs.iter().enumerate() {
                 let expect = whole.detect(doc, Some(&prompt));
                 pieces.begin(Some(&prompt));
@@ -65,7 +68,11 @@ fn pieces_give_the_whole_documents_result() {
                 }
                 pieces.feed(&doc[at..]);
                 let got = pieces.end();
-                assert_eq!(summary(&got), summary(&expect), "{kind:?} h={h} dedup={dedup} doc {d}");
+                assert_eq!(
+                    summary(&got),
+                    summary(&expect),
+                    "{kind:?} h={h} dedup={dedup} doc {d}"
+                );
             }
             assert_eq!(summary(&pieces.aggregate()), summary(&whole.aggregate()));
         }

@@ -110,6 +110,9 @@ mod tests {
         assert!(json.contains(r#""top_p":0.95,"#), "{json}");
         assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), r);
         let old = json.replace("end_of_generation", "EndOfGeneration");
-        assert_eq!(serde_json::from_str::<Record>(&old).unwrap().stop, StopReason::EndOfGeneration);
+        assert_eq!(
+            serde_json::from_str::<Record>(&old).unwrap().stop,
+            StopReason::EndOfGeneration
+        );
     }
 }

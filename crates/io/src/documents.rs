@@ -112,7 +112,11 @@ pub fn read_text(source: &Source, max_bytes: u64) -> Result<String, IoError> {
         ));
     }
     // A UTF-8 byte-order mark is an encoding marker, not text.
-    let start = if bytes.starts_with(UTF8_BOM) { UTF8_BOM.len() } else { 0 };
+    let start = if bytes.starts_with(UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    };
     bytes.drain(..start);
     let text = String::from_utf8(bytes).map_err(|e| {
         bad(format!(

@@ -132,7 +132,10 @@ mod tests {
         assert!(text.ends_with('\n'));
         std::fs::write(&path, "{\"other\": 1}\n").unwrap();
         let err = JsonlAppender::open::<R>(&path, "test record").unwrap_err();
-        assert!(err.to_string().contains("out.jsonl:1: not a test record"), "{err}");
+        assert!(
+            err.to_string().contains("out.jsonl:1: not a test record"),
+            "{err}"
+        );
         JsonlAppender::create(&path).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"");
     }

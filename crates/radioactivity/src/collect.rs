@@ -157,11 +157,12 @@ pub fn collect_reading(
         let enc = tokenizer.encode(&doc.text)?;
         if !enc.ids.is_empty() {
             let (outcomes, predicted) =
-                crate::read_with_model(model, &enc.ids, &mut tuples, filter)
-                    .map_err(|e| IoError::Input {
+                crate::read_with_model(model, &enc.ids, &mut tuples, filter).map_err(|e| {
+                    IoError::Input {
                         input: format!("{} (reading {})", model.describe(), doc.source),
                         message: e.to_string(),
-                    })?;
+                    }
+                })?;
             if drafts.len() < samples {
                 drafts.push(SampleDraft {
                     id: doc.id.or(doc.line.map(|l| format!("line {l}"))),

@@ -137,7 +137,9 @@ mod tests {
 
     /// M evenly spread p-values in (0, 1): a perfectly uniform control sample.
     fn uniform(m: usize) -> Vec<f64> {
-        (0..m).map(|i| ((i as f64 + 0.5) / m as f64).log10()).collect()
+        (0..m)
+            .map(|i| ((i as f64 + 0.5) / m as f64).log10())
+            .collect()
     }
 
     #[test]
@@ -149,7 +151,10 @@ mod tests {
         let null = controls(uniform(200), -0.5);
         assert_eq!(v(500, -0.5, &null), Verdict::NotRadioactive);
         assert_eq!(v(0, 0.0, &null), Verdict::Inconclusive);
-        assert_eq!(v(500, -12.0, &controls(uniform(10), -12.0)), Verdict::Inconclusive);
+        assert_eq!(
+            v(500, -12.0, &controls(uniform(10), -12.0)),
+            Verdict::Inconclusive
+        );
         // Random keys that also "detect": the data break the null hypothesis.
         let skewed: Vec<f64> = uniform(200).iter().map(|p| p * 4.0).collect();
         let finding = Finding::decide(500, -12.0, 1e-3, &controls(skewed, -12.0));

@@ -75,11 +75,7 @@ pub(crate) fn curve_plot(inv: &Investigation) -> String {
     }
     let mut t = 0.0;
     while t >= ymin - 1e-9 {
-        out.line(
-            (left, y(t)),
-            (right, y(t)),
-            &format!(r#"stroke="{GRID}""#),
-        );
+        out.line((left, y(t)), (right, y(t)), &format!(r#"stroke="{GRID}""#));
         out.text(left - 6.0, y(t) + 4.0, "end", "", &p_tick(t));
         t -= ystep;
     }
@@ -209,11 +205,7 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
     );
     let mut t = 0.0;
     while t <= ymax + 1e-9 {
-        out.line(
-            (left, y(t)),
-            (right, y(t)),
-            &format!(r#"stroke="{GRID}""#),
-        );
+        out.line((left, y(t)), (right, y(t)), &format!(r#"stroke="{GRID}""#));
         out.text(left - 6.0, y(t) + 4.0, "end", "", &compact(t));
         t += ystep;
     }
@@ -229,7 +221,14 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
             (i + 1) as f64 / BINS as f64,
         );
         let fill = format!(r#" fill="{BAR}" stroke="white""#);
-        out.rect(x0, y(c as f64), x1 - x0, bottom - y(c as f64), &fill, &title);
+        out.rect(
+            x0,
+            y(c as f64),
+            x1 - x0,
+            bottom - y(c as f64),
+            &fill,
+            &title,
+        );
     }
     for i in 0..=5 {
         let p = i as f64 / 5.0;

@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use tracemark_radioactivity::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
 use tracemark_radioactivity::{Investigation, Mode, Report, Verdict, fmt_p};
 
-pub(crate) use crate::markup::{escape, thousands};
 use crate::charts;
+pub(crate) use crate::markup::{escape, thousands};
 
 /// Appends formatted text to a `String` (which cannot fail).
 macro_rules! w {

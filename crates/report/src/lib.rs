@@ -76,7 +76,10 @@ mod tests {
         check_report_dir(&folder, false).unwrap();
         std::fs::write(folder.join("report.html"), "old").unwrap();
         let e = check_report_dir(&folder, false).unwrap_err().to_string();
-        assert!(e.contains("already holds a report") && e.contains("--force"), "{e}");
+        assert!(
+            e.contains("already holds a report") && e.contains("--force"),
+            "{e}"
+        );
         check_report_dir(&folder, true).unwrap();
         let file = dir.path().join("report.txt");
         std::fs::write(&file, "x").unwrap();

@@ -39,4 +39,3 @@ pub fn thousands(n: u64) -> String {
     }
     out
 }
-

@@ -233,7 +233,11 @@ impl Canvas {
     pub fn frame(&mut self, frame: &Frame<'_>) {
         let ink = format!(r#"stroke="{INK}""#);
         self.line((frame.left, frame.top), (frame.left, frame.bottom), &ink);
-        self.line((frame.left, frame.bottom), (frame.right, frame.bottom), &ink);
+        self.line(
+            (frame.left, frame.bottom),
+            (frame.right, frame.bottom),
+            &ink,
+        );
         let x_title_y = self.height - 12.0;
         self.text(
             (frame.left + frame.right) / 2.0,
@@ -291,7 +295,10 @@ mod tests {
         c.text(f64::NAN, 5.0, "start", "", "x < y");
         c.polyline(&[(0.0, f64::INFINITY), (1.0, 2.0)], r#"fill="none""#);
         let svg = c.finish();
-        assert!(svg.contains("a &lt;b&gt; &amp; c") && svg.contains("x &lt; y"), "{svg}");
+        assert!(
+            svg.contains("a &lt;b&gt; &amp; c") && svg.contains("x &lt; y"),
+            "{svg}"
+        );
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
         assert!(svg.starts_with("<svg xmlns") && svg.ends_with("</svg>"));
     }

@@ -6,9 +6,9 @@
 //! ```text
 //! cargo run --release -p tracemark-runtime --example decode_overhead -- [MODEL.gguf] [THREADS] [ROUNDS] [TOKENS]
 //! ```
-//! The model defaults to the default model (fetched if needed);
-//! threads default to 2, rounds to 5 and tokens to 128. Sampling is the CLI's default
-//! (temperature 0.7, top-p 0.95).
+//! The model defaults to the default model (fetched if needed); threads default to 2,
+//! rounds to 5 and tokens to 128. Sampling is the CLI's default (temperature 0.7, top-p
+//! 0.95).
 //!
 //! Every round runs each configuration once, in an order rotated from round to round, so
 //! slow drifts of the machine (other load, frequency) spread over all configurations. Each

@@ -15,10 +15,10 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::StudentError;
 use crate::config::{MAX_ORDER, SpecialTokens};
 use crate::model::KneserNey;
 use crate::tables::{Level, Tables};
-use crate::StudentError;
 
 /// The first bytes of every student file.
 pub const MAGIC: &[u8; 8] = b"TMSTUDNT";

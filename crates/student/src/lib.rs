@@ -43,9 +43,9 @@ mod train;
 #[cfg(test)]
 mod tests;
 
+pub use config::{MAX_ORDER, MIN_ORDER, SpecialTokens, StudentConfig};
 pub use error::StudentError;
 pub use format::{FORMAT_VERSION, MAGIC};
-pub use config::{MAX_ORDER, MIN_ORDER, SpecialTokens, StudentConfig};
 pub use model::KneserNey;
 pub use tables::estimate_discounts;
 pub use tracemark_model::LanguageModel;

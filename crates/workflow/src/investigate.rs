@@ -71,7 +71,10 @@ pub const RANDOM_KEYS: &str = "random keys";
 
 /// Runs one test with random-key controls; `progress` counts the input's [`BYTES`] as they
 /// are read, then the [`RANDOM_KEYS`] as they finish.
-pub fn examine(e: Examination<'_>, progress: &dyn Progress) -> Result<Investigation, WorkflowError> {
+pub fn examine(
+    e: Examination<'_>,
+    progress: &dyn Progress,
+) -> Result<Investigation, WorkflowError> {
     let h = e.key.config().seeding.lookback();
     let filter = e.filter.map(|(set, _)| set);
     let (path, mode) = match &e.probe {

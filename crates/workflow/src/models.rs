@@ -75,7 +75,9 @@ pub fn gguf_chat(
     let path = &model_or_default(path, progress)?;
     let model = load_gguf(path, options, None)?;
     let meta = tracemark_gguf::GgufMetadata::read(path).map_err(tracemark_io::IoError::Model)?;
-    let template = Box::new(crate::ChatTemplate::new(meta.get_str("tokenizer.chat_template"))?);
+    let template = Box::new(crate::ChatTemplate::new(
+        meta.get_str("tokenizer.chat_template"),
+    )?);
     let tokenizer = TextTokenizer::load(path)?;
     Ok(Chat::new(
         model,

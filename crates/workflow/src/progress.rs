@@ -61,7 +61,8 @@ impl Progress for OnlyUnit<'_> {
         }
     }
     fn finish(&self) {
-        self.active.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.active
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -100,7 +101,8 @@ impl Progress for Bars {
             ProgressBar::hidden()
         } else {
             let template = if unit == "bytes" {
-                "  {bar:30} {bytes}/{total_bytes} read  {bytes_per_sec}  eta {eta}  {msg}".to_string()
+                "  {bar:30} {bytes}/{total_bytes} read  {bytes_per_sec}  eta {eta}  {msg}"
+                    .to_string()
             } else {
                 format!("  {{bar:30}} {{pos}}/{{len}} {unit}  {{per_sec}}  eta {{eta}}  {{msg}}")
             };
