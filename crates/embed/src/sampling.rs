@@ -25,7 +25,7 @@ use tracemark_core::Seed;
 use crate::EmbedError;
 use crate::fastmath::{
     BLOCK, Blocks, Candidates, collect_band, divide_all, exp_blocks, exp_blocks_collecting,
-    exp_scale, first_equal, max, prob_key, scaled_exp,
+    exp_scale, first_equal, key_id, max, prob_key, scaled_exp,
 };
 use crate::keystream::BlockWords;
 use crate::topk::top_k_keys;
@@ -498,10 +498,6 @@ fn check(logits: &[f32]) {
         u32::try_from(logits.len()).is_ok(),
         "vocabulary larger than u32::MAX"
     );
-}
-
-pub(crate) fn key_id(key: u64) -> usize {
-    !(key as u32) as usize
 }
 
 fn key_prob(key: u64) -> f32 {

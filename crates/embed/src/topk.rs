@@ -5,7 +5,7 @@
 //! cut depends on everything pushed before it, and the nucleus's bins keep that order, so
 //! every build runs this very code: the SIMD builds only compile it with wider registers.
 
-use crate::sampling::key_id;
+use crate::fastmath::key_id;
 
 /// Leaves the [`logit_key`]s of the `k` highest logits in `buf`, in no particular order.
 /// Needs `0 < k < logits.len()`.

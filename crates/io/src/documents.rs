@@ -54,7 +54,7 @@ impl Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputFormat {
     /// JSONL if the name ends in `.jsonl`/`.ndjson` or the first line is a JSON object; a JSON
-    /// array of records; else text (see [`crate::stream`]).
+    /// array of records; else text (see the `stream` module).
     #[default]
     Auto,
     /// The whole input is one document.
@@ -159,11 +159,20 @@ pub fn record(source: &str, line: usize, value: Value) -> Result<Document, IoErr
     Ok(Document {
         source: source.to_string(),
         line: Some(line),
-        id: obj.get("id").and_then(crate::prompts::id_string),
+        id: obj.get("id").and_then(id_string),
         text,
         prompt: match obj.remove("prompt") {
             Some(Value::String(p)) => Some(p),
             _ => None,
         },
     })
+}
+
+/// A record id as text: strings as they are, numbers in decimal.
+pub fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }

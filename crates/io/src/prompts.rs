@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::IoError;
-use crate::documents::{Source, read_text};
+use crate::documents::{Source, id_string, read_text};
 
 /// Prompt files larger than this are refused (a prompt file is not a corpus).
 pub const MAX_PROMPTS_BYTES: u64 = 256 * 1024 * 1024;
@@ -104,15 +104,6 @@ impl Prompts {
             _ => index,
         };
         self.texts.get(at).map(String::as_str)
-    }
-}
-
-/// A record id as text: strings as they are, numbers in decimal.
-pub fn id_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 

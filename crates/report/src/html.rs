@@ -15,7 +15,8 @@ use tracemark_radioactivity::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
 use tracemark_radioactivity::{Investigation, Mode, Report, Verdict, fmt_p};
 
 use crate::charts;
-pub(crate) use crate::markup::{escape, thousands};
+use crate::labels::{mode_text, supervised_text};
+use crate::markup::{escape, thousands};
 
 /// Appends formatted text to a `String` (which cannot fail).
 macro_rules! w {
@@ -103,12 +104,6 @@ pub(crate) fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-pub(crate) fn mode_text(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Closed => "closed (answers)",
-        Mode::Open => "open (reading)",
-    }
-}
 
 fn mode_word(mode: Mode) -> &'static str {
     match mode {
@@ -117,13 +112,6 @@ fn mode_word(mode: Mode) -> &'static str {
     }
 }
 
-pub(crate) fn supervised_text(inv: &Investigation) -> String {
-    match (inv.supervised, inv.filter_top) {
-        (false, _) => "no".to_string(),
-        (true, Some(n)) => format!("yes, top {}", thousands(n as u64)),
-        (true, None) => "yes, all training windows".to_string(),
-    }
-}
 
 fn rank_text(inv: &Investigation) -> String {
     if inv.controls.keys == 0 {

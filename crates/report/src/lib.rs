@@ -13,6 +13,7 @@
 
 mod charts;
 pub mod html;
+mod labels;
 pub mod markup;
 pub mod svg;
 

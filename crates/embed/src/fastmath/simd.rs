@@ -9,8 +9,12 @@ macro_rules! kernels {
     ($features:literal) => {
         use std::arch::x86_64::*;
 
-        use $crate::fastmath::{BLOCK, Blocks, LANES, exp_map, max_small, prob_key, widen};
-        use $crate::fastmath::{add_where_below_generic, divide_all_generic, first_equal_generic};
+        use $crate::fastmath::portable::{
+            BLOCK, Blocks, LANES, exp_map, max_small, prob_key, widen,
+        };
+        use $crate::fastmath::portable::{
+            add_where_below_generic, divide_all_generic, first_equal_generic,
+        };
 
         #[target_feature(enable = $features)]
         pub(crate) fn max(xs: &[f32]) -> f32 {
@@ -69,7 +73,7 @@ macro_rules! kernels {
             }
         }
 
-        /// [`crate::fastmath::exp2_nonpositive`] on 8 lanes: the same operations in the same order.
+        /// [`crate::fastmath::portable::exp2_nonpositive`] on 8 lanes: the same operations in the same order.
         #[target_feature(enable = $features)]
         #[inline]
         fn exp2_nonpositive(t: __m256) -> __m256 {

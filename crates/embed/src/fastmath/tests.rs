@@ -1,3 +1,4 @@
+use super::portable::exp2_nonpositive;
 use super::*;
 
 #[test]

@@ -8,12 +8,13 @@
 
 use std::arch::x86_64::*;
 
-use super::{BLOCK, Blocks, Candidates, simd};
+use super::portable::{BLOCK, Blocks, Candidates};
+use super::simd;
 
 /// Values per 512-bit vector.
 const WIDE: usize = 16;
 
-/// [`super::max`]: the largest value ignoring NaN, −∞ for an empty or all-NaN slice.
+/// `fastmath::max`: the largest value ignoring NaN, −∞ for an empty or all-NaN slice.
 /// The maximum of a set does not depend on the order it is taken in.
 #[target_feature(enable = "avx512f,avx512vl")]
 pub(crate) fn max(xs: &[f32]) -> f32 {
@@ -27,11 +28,11 @@ pub(crate) fn max(xs: &[f32]) -> f32 {
     }
     let m = _mm512_max_ps(_mm512_max_ps(acc[0], acc[1]), _mm512_max_ps(acc[2], acc[3]));
     let top = _mm512_reduce_max_ps(m);
-    let tail = super::max_small(chunks.remainder());
+    let tail = super::portable::max_small(chunks.remainder());
     if tail > top { tail } else { top }
 }
 
-/// [`super::exp2_nonpositive`] on 16 lanes: the same operations in the same order.
+/// [`super::portable::exp2_nonpositive`] on 16 lanes: the same operations in the same order.
 #[target_feature(enable = "avx512f,avx512vl")]
 #[inline]
 fn exp2_nonpositive(t: __m512) -> __m512 {
@@ -60,7 +61,7 @@ fn exp2_nonpositive(t: __m512) -> __m512 {
     _mm512_maskz_mov_ps(valid, _mm512_mul_ps(p, scale)) // 0 where invalid, as `and` with the mask
 }
 
-/// [`super::exp_blocks`]'s pass. With `gather = Some((cands, cap))` it also appends to
+/// `fastmath::exp_blocks`'s pass. With `gather = Some((cands, cap))` it also appends to
 /// `cands` every probability ≥ `cands.lo` with its token id, in token order, and sets
 /// `cands.complete`; if more than about `cap` (at most `cap + 15`) qualify it stops gathering
 /// and clears `complete`.
@@ -148,7 +149,7 @@ pub(crate) fn exp_blocks(
             );
             n += keep.count_ones() as usize;
         }
-        blocks.sum.push(super::widen(lanes8(acc), 0.0));
+        blocks.sum.push(super::portable::widen(lanes8(acc), 0.0));
         // Probabilities are ≥ +0 and never NaN: the maximum, whatever the order.
         blocks.max.push(_mm512_reduce_max_ps(top));
     }

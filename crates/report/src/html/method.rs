@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::{escape, mode_text, supervised_text, thousands};
+use crate::labels::{mode_text, supervised_text};
+use crate::markup::{escape, thousands};
 use tracemark_radioactivity::verdict::{CONTROLS_KS_ALPHA, MIN_CONTROLS};
 use tracemark_radioactivity::{Mode, Report};
 

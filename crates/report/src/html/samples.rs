@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::escape;
+use crate::markup::escape;
 use tracemark_radioactivity::{Investigation, Mark, Mode, Sample, Skip};
 
 /// Why a position was not scored, in words, for its tooltip.
