@@ -148,6 +148,28 @@ impl Output {
             .unwrap_or_else(|| panic!("expected `error: ...`\n{self:#?}"))
     }
 
+    /// Asserts the error contract of a streamed input that turns bad part-way: as
+    /// [`Output::error`], except that stdout may hold the complete results printed for the
+    /// records before the bad one. Returns the message after `error: `.
+    #[track_caller]
+    pub fn error_after_results(&self) -> &str {
+        self.no_panic();
+        assert_eq!(self.code, Some(2), "expected exit code 2\n{self:#?}");
+        assert!(
+            self.stdout.is_empty() || self.stdout.ends_with('\n'),
+            "a result cut short on stdout\n{self:#?}"
+        );
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected exactly one line on stderr\n{self:#?}"
+        );
+        lines[0]
+            .strip_prefix("error: ")
+            .unwrap_or_else(|| panic!("expected `error: ...`\n{self:#?}"))
+    }
+
     /// Asserts that neither stream mentions a panic.
     #[track_caller]
     pub fn no_panic(&self) {

@@ -218,7 +218,7 @@ fn detect_json_fields_kgw_and_gumbel() {
     for (key, scheme) in [("kgw.json", "kgw"), ("gumbel.json", "gumbel")] {
         let v = sb
             .run(&["detect", "--key", key, "--json", "p.txt"])
-            .not_detected()
+            .verdict()
             .json();
         assert_eq!(v["key_id"], sb.key_json(key)["key_id"], "{v}");
         assert_eq!(v["scheme"], scheme, "{v}");
@@ -255,13 +255,13 @@ fn detect_reads_standard_input() {
     sb.write("p.txt", PARAGRAPH);
     let from_file = sb
         .run(&["detect", "--key", "k.json", "--json", "p.txt"])
-        .not_detected()
+        .verdict()
         .json();
     for args in [
         &["detect", "--key", "k.json", "--json", "-"][..],
         &["detect", "--key", "k.json", "--json"],
     ] {
-        let v = sb.run_stdin(args, PARAGRAPH).ok().json();
+        let v = sb.run_stdin(args, PARAGRAPH).verdict().json();
         assert_eq!(v["source"], "<stdin>", "{v}");
         for field in ["tokens", "scored", "green", "p_value", "verdict"] {
             assert_eq!(
@@ -286,7 +286,7 @@ fn detect_jsonl_documents_and_aggregate() {
     );
     let lines = sb
         .run(&["detect", "--key", "k.json", "--json", "r.jsonl"])
-        .not_detected()
+        .verdict()
         .json_lines();
     assert_eq!(lines.len(), 4, "{lines:?}");
     for (i, v) in lines[..3].iter().enumerate() {
@@ -308,14 +308,14 @@ fn detect_jsonl_documents_and_aggregate() {
     // Human mode: one block per record, then the aggregate.
     let human = sb.run(&["detect", "--key", "k.json", "r.jsonl"]);
     let firsts: Vec<&str> = human
-        .ok()
+        .verdict()
         .stdout
         .lines()
         .filter(|l| l.contains("p = "))
         .collect();
     assert_eq!(firsts.len(), 4, "{human:#?}");
     assert!(
-        firsts[2].starts_with("r.jsonl:3 (id 3): ") && firsts[3].starts_with("all 3 documents"),
+        firsts[2].starts_with("r.jsonl:3 (id 3): ") && firsts[3].starts_with("3 documents pooled"),
         "{firsts:?}"
     );
 }
@@ -327,7 +327,7 @@ fn detect_window_scan() {
     sb.write("p.txt", PARAGRAPH);
     let v = sb
         .run(&["detect", "--key", "k.json", "--json", "--window", "p.txt"])
-        .not_detected()
+        .verdict()
         .json();
     let w = &v["window"];
     assert!(w.is_object(), "{v}");
@@ -343,7 +343,7 @@ fn detect_window_scan() {
         "p.txt",
     ]);
     assert!(
-        human.ok().stdout.contains("  window   tokens "),
+        human.verdict().stdout.contains("  window   tokens "),
         "{human:#?}"
     );
 }
@@ -354,7 +354,7 @@ fn detect_highlight_colours_tokens_and_prints_a_legend() {
     sb.keygen("k.json", &[]);
     sb.write("p.txt", PARAGRAPH);
     let out = sb.run(&["detect", "--key", "k.json", "--highlight", "p.txt"]);
-    out.not_detected();
+    out.verdict();
     assert!(
         out.stdout.contains("\x1b[30;42m") && out.stdout.contains("\x1b[30;41m"),
         "{out:#?}"
@@ -378,7 +378,7 @@ fn detect_highlight_colours_tokens_and_prints_a_legend() {
     assert!(plain.contains(PARAGRAPH), "{plain}");
     // Plain output has no escapes.
     let out = sb.run(&["detect", "--key", "k.json", "p.txt"]);
-    assert!(!out.ok().stdout.contains('\x1b'), "{out:#?}");
+    assert!(!out.verdict().stdout.contains('\x1b'), "{out:#?}");
 }
 
 #[test]
@@ -387,16 +387,16 @@ fn no_dedup_warns_in_human_mode_only() {
     sb.keygen("k.json", &[]);
     sb.write("p.txt", PARAGRAPH);
     let out = sb.run(&["detect", "--key", "k.json", "--no-dedup", "p.txt"]);
-    out.not_detected();
+    out.verdict();
     assert!(
         out.stderr.starts_with("warning: ") && out.stderr.contains("--no-dedup"),
         "{out:#?}"
     );
     assert!(out.stdout.contains("NOT valid"), "{out:#?}");
     let out = sb.run(&["detect", "--key", "k.json", "p.txt"]);
-    assert_eq!(out.ok().stderr, "", "{out:#?}");
+    assert_eq!(out.verdict().stderr, "", "{out:#?}");
     let out = sb.run(&["detect", "--key", "k.json", "--no-dedup", "--json", "p.txt"]);
-    assert_eq!(out.ok().json()["dedup"], false, "{out:#?}");
+    assert_eq!(out.verdict().json()["dedup"], false, "{out:#?}");
 }
 
 // ---------------------------------------------------------------- human output
@@ -441,7 +441,7 @@ fn text_shorter_than_the_context_scores_nothing() {
     sb.write("hi.txt", "Hi");
     let v = sb
         .run(&["detect", "--key", "k.json", "--json", "hi.txt"])
-        .not_detected()
+        .verdict()
         .json();
     assert_eq!(v["verdict"], "nothing_scored", "{v}");
     assert_eq!(v["scored"].as_u64(), Some(0), "{v}");
@@ -456,7 +456,7 @@ fn text_shorter_than_the_context_scores_nothing() {
             "--highlight",
             "hi.txt",
         ])
-        .ok()
+        .verdict()
         .json();
     assert_eq!(v["verdict"], "nothing_scored", "{v}");
 }

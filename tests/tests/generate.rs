@@ -51,8 +51,8 @@ fn check_record(r: &Value, prompt: &str, key_id: Option<&str>, max_tokens: u64) 
         "{r}"
     );
     let s = &r["sampling"];
-    assert_eq!(s["temperature"].as_f64(), Some(0.7f32 as f64), "{r}");
-    assert_eq!(s["top_p"].as_f64(), Some(0.95f32 as f64), "{r}");
+    assert_eq!(s["temperature"].as_f64(), Some(0.7), "{r}");
+    assert_eq!(s["top_p"].as_f64(), Some(0.95), "{r}");
     assert_eq!(s["top_k"], 0, "{r}");
     assert_eq!(s["max_tokens"], max_tokens, "{r}");
     assert!(s["seed"].is_u64(), "{r}");
@@ -118,7 +118,7 @@ fn generated_answers_are_detected_and_unwatermarked_ones_are_not() {
     sb.write("plain.txt", record["response"].as_str().unwrap());
     let v = sb
         .run(&["detect", "--key", key, "--json", "plain.txt"])
-        .ok()
+        .verdict()
         .json();
     let p = p_value(&v);
     eprintln!("unwatermarked: p = {p:.3e}, {} scored", v["scored"]);

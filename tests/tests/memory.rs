@@ -69,7 +69,7 @@ fn repetitive_text_needs_little_memory_however_long() {
     sb.write("big.txt", gpl.repeat((40 << 20) / gpl.len() + 1));
     let (mb, code) = peak_rss(&sb, &["detect", "--key", "k.json", "big.txt"]);
     eprintln!("peak RSS {mb:.0} MB for 40 MB of repeated text");
-    assert_eq!(code, 1, "not detected");
+    assert!(matches!(code, 0 | 1), "ran to a verdict: exit code {code}");
     assert!(
         mb < REPETITIVE_CEILING_MB,
         "peak RSS {mb:.0} MB ≥ {REPETITIVE_CEILING_MB} MB"
@@ -84,12 +84,12 @@ fn detection_memory_stays_bounded_on_a_large_input() {
     let (mb, code) = peak_rss(&sb, &["detect", "--key", "k.json", "--json", "big.txt"]);
     let v: serde_json::Value = {
         let out = sb.run(&["detect", "--key", "k.json", "--json", "big.txt"]);
-        out.not_detected().json()
+        out.verdict().json()
     };
     let tokens = v["tokens"].as_u64().unwrap();
     let scored = v["scored"].as_u64().unwrap();
     eprintln!("peak RSS {mb:.0} MB for {tokens} tokens, {scored} distinct tuples scored");
-    assert_eq!(code, 1, "not detected");
+    assert!(matches!(code, 0 | 1), "ran to a verdict: exit code {code}");
     assert!(tokens > 15_000_000, "{v}");
     assert!(scored > 10_000_000, "millions of distinct tuples: {v}");
     assert!(mb < CEILING_MB, "peak RSS {mb:.0} MB ≥ {CEILING_MB} MB");

@@ -205,13 +205,13 @@ fn input_formats_are_told_apart_not_guessed() {
     let jsonl = record.to_string() + "\n";
     let reference = sb.write("r.jsonl", &jsonl);
     let want = sb.run(&["detect", "--key", "k.json", "--json", reference]);
-    let want = want.not_detected().json();
+    let want = want.verdict().json();
     // A byte-order mark, and a JSON array of the same record, give the same result.
     sb.write("bom.jsonl", format!("\u{feff}{jsonl}"));
     sb.write("array.json", format!("[\n  {record}\n]\n"));
     for name in ["bom.jsonl", "array.json"] {
         let got = sb.run(&["detect", "--key", "k.json", "--json", name]);
-        let got = got.not_detected().json();
+        let got = got.verdict().json();
         assert_eq!(got["p_value"], want["p_value"], "{name}: {got}");
         assert_eq!(got["id"], "a", "{name}: {got}");
     }
@@ -247,7 +247,7 @@ fn input_formats_are_told_apart_not_guessed() {
         "prompt.txt",
         "r.jsonl",
     ];
-    sb.run(&with_prompt).not_detected();
+    sb.run(&with_prompt).verdict();
 }
 
 #[test]
@@ -364,7 +364,8 @@ fn pooled_documents_say_how_many_were_watermarked_on_their_own() {
         .map(|i| json!({ "id": i, "text": format!("{PARAGRAPH} Number {i}.") }).to_string() + "\n")
         .collect();
     sb.write("d.jsonl", docs);
-    let out = sb.run(&["detect", "--key", "k.json", "d.jsonl"]);
+    // A tiny --alpha makes "not detected" certain for every document.
+    let out = sb.run(&["detect", "--key", "k.json", "--alpha", "1e-12", "d.jsonl"]);
     out.not_detected();
     assert!(
         out.stdout

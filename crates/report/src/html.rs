@@ -104,14 +104,12 @@ pub(crate) fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-
 fn mode_word(mode: Mode) -> &'static str {
     match mode {
         Mode::Closed => "closed",
         Mode::Open => "open",
     }
 }
-
 
 fn rank_text(inv: &Investigation) -> String {
     if inv.controls.keys == 0 {
