@@ -83,6 +83,13 @@ pub fn teacher_corpus(
 
 /// The records of a complete corpus file, in prompt order.
 pub fn read_records(path: &Path, prompts: &[String]) -> Result<Vec<Record>, WorkflowError> {
+    // Looking for a cached corpus must not leave an empty file behind.
+    if !path.exists() {
+        return Err(WorkflowError::Resume {
+            path: path.to_path_buf(),
+            message: "no cached corpus".to_string(),
+        });
+    }
     let (_, found) = JsonlAppender::open::<Record>(path, "tracemark generation record")?;
     let mut records: Vec<Option<Record>> = vec![None; prompts.len()];
     for r in found {
