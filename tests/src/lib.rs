@@ -9,6 +9,7 @@
 
 pub mod synthetic;
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -247,12 +248,22 @@ impl Sandbox {
         self.run_with_stdin(args, Some(input.as_bytes().to_vec()))
     }
 
+    /// Runs `tracemark ARGS` in the sandbox with the environment variables `env` set.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+        self.run_with(args, None, env)
+    }
+
     fn run_with_stdin(&self, args: &[&str], input: Option<Vec<u8>>) -> Output {
+        self.run_with(args, input, &[])
+    }
+
+    fn run_with(&self, args: &[&str], input: Option<Vec<u8>>, env: &[(&str, &OsStr)]) -> Output {
         let mut child = Command::new(bin())
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("RUST_BACKTRACE")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(if input.is_some() {
                 Stdio::piped()
             } else {

