@@ -5,7 +5,6 @@
 //! the random-key controls of radioactivity verdicts.
 
 use serde::Serialize;
-use statrs::distribution::{Beta, ContinuousCDF};
 
 /// One-sample KS test of p-values against Uniform(0, 1).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -115,25 +114,53 @@ pub struct FprEstimate {
 pub fn empirical_fpr(p_values: &[f64], alpha: f64) -> FprEstimate {
     let trials = p_values.len();
     let rejections = p_values.iter().filter(|&&p| p <= alpha).count();
-    let (k, n) = (rejections as f64, trials as f64);
-    let lower = if rejections == 0 {
-        0.0
-    } else {
-        Beta::new(k, n - k + 1.0).map_or(0.0, |b| b.inverse_cdf(0.025))
-    };
-    let upper = if rejections == trials {
-        1.0
-    } else {
-        Beta::new(k + 1.0, n - k).map_or(1.0, |b| b.inverse_cdf(0.975))
-    };
+    let (lower, upper) = clopper_pearson(rejections as u64, trials as u64);
     FprEstimate {
         nominal: alpha,
         trials,
         rejections,
-        rate: if trials == 0 { 0.0 } else { k / n },
+        rate: if trials == 0 {
+            0.0
+        } else {
+            rejections as f64 / trials as f64
+        },
         lower,
         upper,
     }
+}
+
+/// The 95% Clopper–Pearson interval for `k` successes in `n` trials, from the exact binomial
+/// tails: the lower bound solves P(Bin(n, p) ≥ k) = 0.025 and the upper one
+/// P(Bin(n, p) ≤ k) = 0.025. Bisection always ends (statrs' inverse regularized beta did
+/// not, for some k among millions of trials).
+fn clopper_pearson(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let tail = (0.025f64).ln();
+    // ln P(X ≥ k) grows with p; find where it crosses `target`.
+    let solve = |k: u64, target: f64| {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if crate::stats::binomial_sf_ln(k, n, mid) < target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    };
+    let lower = if k == 0 { 0.0 } else { solve(k, tail) };
+    let upper = if k >= n {
+        1.0
+    } else {
+        solve(k + 1, (-(0.025f64)).ln_1p())
+    };
+    (lower, upper)
 }
 
 #[cfg(test)]
@@ -171,6 +198,35 @@ mod tests {
         // Critical values: P(K > 1.3581) = 0.05, P(K > 1.6276) = 0.01.
         assert!((kolmogorov_sf(1.3581) - 0.05).abs() < 1e-4);
         assert!((kolmogorov_sf(1.6276) - 0.01).abs() < 1e-4);
+    }
+
+    #[test]
+    fn clopper_pearson_matches_closed_forms_and_ends_on_millions_of_trials() {
+        // k = 0: the upper bound is 1 − 0.025^(1/n); k = n: the lower bound is 0.025^(1/n).
+        for n in [1u64, 10, 1000, 3_000_000] {
+            let (lo, up) = clopper_pearson(0, n);
+            let want = 1.0 - 0.025f64.powf(1.0 / n as f64);
+            assert_eq!(lo, 0.0);
+            assert!((up - want).abs() <= 1e-9 * want, "n {n}: {up} vs {want}");
+            let (lo, up) = clopper_pearson(n, n);
+            assert!((lo - 0.025f64.powf(1.0 / n as f64)).abs() < 1e-9 && up == 1.0);
+        }
+        // A textbook value: 3 of 100 gives (0.00622, 0.08518).
+        let (lo, up) = clopper_pearson(3, 100);
+        assert!(
+            (lo - 0.006_22).abs() < 1e-5 && (up - 0.085_18).abs() < 1e-5,
+            "{lo} {up}"
+        );
+        // Counts like the FPR study's (3·10^6 trials): every bound ends and brackets k/n.
+        for k in [1u64, 2, 3, 7, 30, 299, 3000, 29_999, 300_000] {
+            let n = 3_000_000;
+            let (lo, up) = clopper_pearson(k, n);
+            let rate = k as f64 / n as f64;
+            assert!(
+                0.0 < lo && lo < rate && rate < up && up < 1.0,
+                "{k}: {lo} {up}"
+            );
+        }
     }
 
     #[test]
