@@ -134,19 +134,10 @@ impl Output {
     /// stderr starting with `error: `, and no panic. Returns the message after `error: `.
     #[track_caller]
     pub fn error(&self) -> &str {
-        self.no_panic();
-        assert_eq!(self.code, Some(2), "expected exit code 2\n{self:#?}");
+        let message = self.error_after_results();
         assert_eq!(self.stdout, "", "expected nothing on stdout\n{self:#?}");
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "expected exactly one line on stderr\n{self:#?}"
-        );
         assert!(!self.stderr.contains('\r'), "{self:#?}");
-        lines[0]
-            .strip_prefix("error: ")
-            .unwrap_or_else(|| panic!("expected `error: ...`\n{self:#?}"))
+        message
     }
 
     /// Asserts the error contract of a streamed input that turns bad part-way: as

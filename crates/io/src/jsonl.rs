@@ -28,6 +28,41 @@ pub fn write_jsonl<T: Serialize>(
     write_atomic(path, text.as_bytes(), false, overwrite)
 }
 
+/// The complete records of the JSONL file at `path`, parsed as `T`, without changing the
+/// file: none if it does not exist, and a partial last line (left by a killed run) is
+/// passed over. `what` names the record type in errors.
+pub fn read_complete_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<Vec<T>, IoError> {
+    Ok(parse_complete(path, what)?.0)
+}
+
+/// The complete records at `path`, the length of the complete lines and the file's length.
+fn parse_complete<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<(Vec<T>, u64, u64), IoError> {
+    if !path.exists() {
+        return Ok((Vec::new(), 0, 0));
+    }
+    let bytes = std::fs::read(path).map_err(|e| IoError::file(path, e))?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut records = Vec::new();
+    for (n, line) in bytes[..complete].lines().enumerate() {
+        let line = line.map_err(|e| IoError::file(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = serde_json::from_str(&line).map_err(|e| IoError::Input {
+            input: format!("{}:{}", path.display(), n + 1),
+            message: format!("not a {what} ({e})"),
+        })?;
+        records.push(record);
+    }
+    Ok((records, complete as u64, bytes.len() as u64))
+}
+
 /// A JSONL file that grows one record at a time, each synced to disk before the next is
 /// written, so a job killed at any point loses at most the record it was writing.
 #[derive(Debug)]
@@ -41,29 +76,13 @@ impl JsonlAppender {
     /// already holds, parsed as `T`. A partial last line, left by a killed run, is cut off
     /// first. `what` names the record type in errors (e.g. "tracemark generation record").
     pub fn open<T: DeserializeOwned>(path: &Path, what: &str) -> Result<(Self, Vec<T>), IoError> {
-        let mut records = Vec::new();
-        if path.exists() {
-            let bytes = std::fs::read(path).map_err(|e| IoError::file(path, e))?;
-            let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            for (n, line) in bytes[..complete].lines().enumerate() {
-                let line = line.map_err(|e| IoError::file(path, e))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let record = serde_json::from_str(&line).map_err(|e| IoError::Input {
-                    input: format!("{}:{}", path.display(), n + 1),
-                    message: format!("not a {what} ({e})"),
-                })?;
-                records.push(record);
-            }
-            if complete < bytes.len() {
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(|e| IoError::file(path, e))?;
-                f.set_len(complete as u64)
-                    .map_err(|e| IoError::file(path, e))?;
-            }
+        let (records, complete, len) = parse_complete(path, what)?;
+        if complete < len {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| IoError::file(path, e))?;
+            f.set_len(complete).map_err(|e| IoError::file(path, e))?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -107,6 +126,22 @@ mod tests {
     #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     struct R {
         index: usize,
+    }
+
+    #[test]
+    fn reading_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        assert!(
+            read_complete_jsonl::<R>(&path, "test record")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!path.exists(), "reading must not create the file");
+        std::fs::write(&path, "{\"index\":0}\n{\"ind").unwrap();
+        let found = read_complete_jsonl::<R>(&path, "test record").unwrap();
+        assert_eq!(found, vec![R { index: 0 }]);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"index\":0}\n{\"ind");
     }
 
     #[test]

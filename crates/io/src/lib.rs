@@ -18,7 +18,7 @@ pub mod tokenizer;
 use std::path::PathBuf;
 
 pub use documents::{DEFAULT_MAX_INPUT_BYTES, Document, InputFormat, Source};
-pub use jsonl::{JsonlAppender, write_jsonl};
+pub use jsonl::{JsonlAppender, read_complete_jsonl, write_jsonl};
 pub use keyfile::{read_key, write_key};
 pub use models::{DEFAULT_MODEL_FILE, ModelInfo, default_model_path, model_info};
 pub use prompts::Prompts;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tracemark_core::Key;
 use tracemark_embed::{Record, SamplingParams};
-use tracemark_io::JsonlAppender;
+use tracemark_io::read_complete_jsonl;
 
 use crate::batch::{Batch, run_batch};
 use crate::chat::Chat;
@@ -83,14 +83,7 @@ pub fn teacher_corpus(
 
 /// The records of a complete corpus file, in prompt order.
 pub fn read_records(path: &Path, prompts: &[String]) -> Result<Vec<Record>, WorkflowError> {
-    // Looking for a cached corpus must not leave an empty file behind.
-    if !path.exists() {
-        return Err(WorkflowError::Resume {
-            path: path.to_path_buf(),
-            message: "no cached corpus".to_string(),
-        });
-    }
-    let (_, found) = JsonlAppender::open::<Record>(path, "tracemark generation record")?;
+    let found: Vec<Record> = read_complete_jsonl(path, "tracemark generation record")?;
     let mut records: Vec<Option<Record>> = vec![None; prompts.len()];
     for r in found {
         if r.index < prompts.len() && r.prompt == prompts[r.index] {
