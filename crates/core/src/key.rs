@@ -9,13 +9,16 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::CoreError;
+use crate::account::{AccountLayer, AccountSpec};
 use crate::params::{Delta, Gamma, Scheme, Seeding, SeedingKind, WatermarkConfig};
 use crate::prf::Prf;
 
 /// Key file format name.
 pub const KEY_FORMAT: &str = "tracemark-key";
-/// Key file format version written by this build.
-pub const KEY_VERSION: u32 = 1;
+/// Newest key file format version this build reads and writes. Version 1 is a plain key;
+/// version 2 adds the `accounts` section of a master key. Plain keys are still written as
+/// version 1, so older builds read them.
+pub const KEY_VERSION: u32 = 2;
 
 /// A public fingerprint of a secret: 16 hex digits of HMAC-SHA256(secret, "tracemark/key-id/v1").
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,6 +47,7 @@ impl fmt::Display for KeyId {
 pub struct Key {
     secret: Zeroizing<[u8; 32]>,
     config: WatermarkConfig,
+    accounts: Option<AccountLayer>,
     id: KeyId,
 }
 
@@ -52,6 +56,7 @@ impl fmt::Debug for Key {
         f.debug_struct("Key")
             .field("key_id", &self.id)
             .field("config", &self.config)
+            .field("accounts", &self.accounts)
             .field("secret", &"<redacted>")
             .finish()
     }
@@ -70,7 +75,33 @@ impl Key {
     pub fn from_secret(secret: [u8; 32], config: WatermarkConfig) -> Self {
         let secret = Zeroizing::new(secret);
         let id = KeyId::derive(&Prf::new(&secret));
-        Self { secret, config, id }
+        Self {
+            secret,
+            config,
+            accounts: None,
+            id,
+        }
+    }
+
+    /// This key as a provider **master key**: the same secret and green lists, plus an account
+    /// layer, so answers served to an account carry it (see [`AccountLayer`]).
+    ///
+    /// Needs a KGW key with δ_a ≤ δ: the account layer is a split of the green bias.
+    pub fn with_accounts(mut self, layer: AccountLayer) -> Result<Self, CoreError> {
+        let Scheme::Kgw { delta, .. } = self.config.scheme else {
+            return Err(CoreError::InvalidParameter(
+                "account watermarks need a KGW key; a Gumbel key has no bias to split".into(),
+            ));
+        };
+        if layer.delta().get() > delta.get() {
+            return Err(CoreError::InvalidParameter(format!(
+                "account delta {} exceeds the key's delta {}",
+                layer.delta().get(),
+                delta.get()
+            )));
+        }
+        self.accounts = Some(layer);
+        Ok(self)
     }
 
     /// A key derived from public inputs: the secret is SHA-256(`label` ‖ `index` as u64
@@ -112,6 +143,11 @@ impl Key {
         &self.config
     }
 
+    /// The account layer of a master key; `None` for a plain key.
+    pub fn accounts(&self) -> Option<&AccountLayer> {
+        self.accounts.as_ref()
+    }
+
     /// The keyed PRF.
     pub fn prf(&self) -> Prf {
         Prf::new(&self.secret)
@@ -121,13 +157,14 @@ impl Key {
     pub fn to_json(&self) -> String {
         let file = KeyFile {
             format: KEY_FORMAT.into(),
-            version: KEY_VERSION,
+            version: if self.accounts.is_some() { 2 } else { 1 },
             key_id: self.id.clone(),
             scheme: SchemeSpec::from(self.config.scheme),
             seeding: SeedingSpec {
                 kind: self.config.seeding.kind,
                 context: self.config.seeding.lookback(),
             },
+            accounts: self.accounts.as_ref().map(AccountSpec::from),
             secret: Zeroizing::new(hex::encode(self.secret.as_ref())),
         };
         let mut json = serde_json::to_string_pretty(&file).expect("key file serializes");
@@ -148,11 +185,23 @@ impl Key {
                 file.format
             )));
         }
-        if file.version != KEY_VERSION {
-            return Err(CoreError::KeyFile(format!(
-                "key file version {} is not supported (this build reads version {KEY_VERSION})",
-                file.version
-            )));
+        match (file.version, &file.accounts) {
+            (1, None) | (2, Some(_)) => {}
+            (1, Some(_)) => {
+                return Err(CoreError::KeyFile(
+                    "a version 1 key file has no accounts section".into(),
+                ));
+            }
+            (2, None) => {
+                return Err(CoreError::KeyFile(
+                    "a version 2 key file needs its accounts section".into(),
+                ));
+            }
+            (v, _) => {
+                return Err(CoreError::KeyFile(format!(
+                    "key file version {v} is not supported (this build reads versions 1 to {KEY_VERSION})"
+                )));
+            }
         }
         let bytes = Zeroizing::new(
             hex::decode(file.secret.as_str())
@@ -166,7 +215,12 @@ impl Key {
             scheme: file.scheme.validate()?,
             seeding: Seeding::new(file.seeding.kind, file.seeding.context)?,
         };
-        let key = Self::from_secret(secret, config);
+        let mut key = Self::from_secret(secret, config);
+        if let Some(spec) = &file.accounts {
+            key = key
+                .with_accounts(spec.validate()?)
+                .map_err(|e| CoreError::KeyFile(e.to_string()))?;
+        }
         if key.id != file.key_id {
             return Err(CoreError::KeyFile(
                 "key_id does not match the secret: the file is corrupt or was edited".into(),
@@ -185,6 +239,8 @@ struct KeyFile {
     key_id: KeyId,
     scheme: SchemeSpec,
     seeding: SeedingSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    accounts: Option<AccountSpec>,
     secret: Zeroizing<String>,
 }
 
@@ -272,6 +328,48 @@ mod tests {
             assert!(!err.contains(&secret_hex), "{err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn master_keys_round_trip_as_version_2() {
+        let layer = AccountLayer::new(4, 256, 1.5).unwrap();
+        let master = key().with_accounts(layer).unwrap();
+        let json = master.to_json();
+        assert!(
+            json.contains("\"version\": 2") && json.contains("\"accounts\""),
+            "{json}"
+        );
+        let back = Key::from_json(&json).unwrap();
+        assert_eq!(back.accounts(), Some(&layer));
+        assert_eq!(
+            back.id(),
+            key().id(),
+            "the account layer does not change the key id"
+        );
+        assert!(key().to_json().contains("\"version\": 1"));
+        assert!(!key().to_json().contains("accounts"));
+        for case in [
+            json.replace("\"version\": 2", "\"version\": 1"),
+            key().to_json().replace("\"version\": 1", "\"version\": 2"),
+            json.replace("\"colours\": 4", "\"colours\": 3"),
+            json.replace("\"delta\": 1.5", "\"delta\": 2.5"),
+        ] {
+            let err = Key::from_json(&case).unwrap_err().to_string();
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn gumbel_keys_cannot_be_masters() {
+        let config = WatermarkConfig {
+            scheme: Scheme::Gumbel,
+            ..WatermarkConfig::default()
+        };
+        let layer = AccountLayer::new(2, 1024, 1.0).unwrap();
+        let err = Key::from_secret([1; 32], config)
+            .with_accounts(layer)
+            .unwrap_err();
+        assert!(err.to_string().contains("KGW"), "{err}");
     }
 
     #[test]

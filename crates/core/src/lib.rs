@@ -23,11 +23,13 @@
 //! [`Gamma`] stores the 32-bit threshold, so the statistics use the exact green probability.
 #![deny(missing_docs)]
 
+pub mod account;
 mod key;
 mod params;
 pub mod prf;
 mod watermark;
 
+pub use account::{AccountCode, AccountLayer};
 pub use key::{KEY_FORMAT, KEY_VERSION, Key, KeyId};
 pub use params::{
     ContextWidth, Delta, Gamma, MAX_CONTEXT, Scheme, SchemeKind, Seeding, SeedingKind,

@@ -2,6 +2,7 @@
 //! PRF word into a token score. Embedding and detection both go through this type.
 
 use crate::TokenId;
+use crate::account::{AccountCode, AccountLayer};
 use crate::key::Key;
 use crate::params::{Scheme, SeedingKind, WatermarkConfig};
 use crate::prf::{Prf, RANK_TAG, Seed, gumbel_score};
@@ -62,6 +63,7 @@ impl PrfInput {
 pub struct Watermark {
     prf: Prf,
     config: WatermarkConfig,
+    accounts: Option<AccountLayer>,
     rank_seed: Seed,
 }
 
@@ -83,8 +85,22 @@ impl Watermark {
         Self {
             prf,
             config,
+            accounts: key.accounts().copied(),
             rank_seed,
         }
+    }
+
+    /// The account layer of a master key; `None` for a plain key.
+    #[inline]
+    pub fn accounts(&self) -> Option<&AccountLayer> {
+        self.accounts.as_ref()
+    }
+
+    /// The code of account `id`; `None` for a plain key.
+    pub fn account_code(&self, id: &str) -> Option<AccountCode> {
+        self.accounts
+            .as_ref()
+            .map(|layer| layer.code(&self.prf, id))
     }
 
     /// The public configuration.

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 use tracemark_core::{
-    Delta, Gamma, Key, Prf, Scheme, Seeding, SeedingKind, TokenScore, Watermark, WatermarkConfig,
+    AccountLayer, Delta, Gamma, Key, Prf, Scheme, Seeding, SeedingKind, TokenScore, Watermark,
+    WatermarkConfig,
 };
 
 fn vectors() -> Value {
@@ -80,4 +81,28 @@ fn key_id_and_minhash_match_the_reference() {
         wm.score(&window, token),
         TokenScore::Green(m["green"].as_bool().unwrap())
     );
+}
+
+#[test]
+fn account_codes_match_the_reference() {
+    let v = vectors();
+    let prf = Prf::new(&secret(&v));
+    let cases = v["accounts"].as_array().unwrap();
+    assert!(cases.len() >= 12);
+    for case in cases {
+        let layer = AccountLayer::new(
+            case["colours"].as_u64().unwrap() as u32,
+            case["digits"].as_u64().unwrap() as u32,
+            1.0,
+        )
+        .unwrap();
+        let expected: Vec<u8> = case["code"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u8)
+            .collect();
+        let code = layer.code(&prf, case["account"].as_str().unwrap());
+        assert_eq!(code.digits(), &expected[..], "{}", case["account"]);
+    }
 }

@@ -58,4 +58,26 @@ m = min([5, 9], key=lambda t: (word(rank, t), t))
 mseed = prf_seed(SECRET, 1, 2, 2, [m])
 minhash = {"window": [5, 9], "min_token": m, "token": 300, "word": word(mseed, 300),
            "green": word(mseed, 300) < (1 << 30)}
-print(json.dumps({"secret": SECRET.hex(), "key_id": key_id, "cases": cases, "minhash": minhash}, indent=1))
+
+# Account codes (crates/core/src/account.rs): HMAC(secret, domain || u64 LE length || id),
+# expanded by ChaCha20; digit j is bits j*log2(r) .. of the stream, least significant first.
+def account_code(secret, account, colours, digits):
+    idb = account.encode("utf-8")
+    seed = hmac.new(secret, b"tracemark/account/v1" + struct.pack("<Q", len(idb)) + idb,
+                    hashlib.sha256).digest()
+    bits = colours.bit_length() - 1
+    nwords = (digits * bits + 31) // 32
+    words = []
+    block = 0
+    while len(words) < nwords:
+        words += chacha20_block(seed, block)
+        block += 1
+    return [(words[(j * bits) // 32] >> ((j * bits) % 32)) & (colours - 1) for j in range(digits)]
+
+accounts = []
+for colours, digits in [(2, 1024), (4, 256), (256, 8)]:
+    for account in ["alice", "", "ünïcødé-42", "user_0000123456789"]:
+        accounts.append({"colours": colours, "digits": digits, "account": account,
+                         "code": account_code(SECRET, account, colours, digits)})
+print(json.dumps({"secret": SECRET.hex(), "key_id": key_id, "cases": cases, "minhash": minhash,
+                  "accounts": accounts}, indent=1))
