@@ -127,6 +127,9 @@ pub struct GenerateArgs {
     /// Generate without a watermark (the baseline for comparisons).
     #[arg(long, conflicts_with = "key")]
     pub no_watermark: bool,
+    /// The account the answers are served to (needs a master key): they carry its id.
+    #[arg(long, value_name = "ID", requires = "key")]
+    pub account: Option<String>,
     /// The user prompt (text).
     #[arg(
         long,
@@ -242,6 +245,18 @@ pub struct KeygenArgs {
     /// KGW logit bias δ [default: 2.0].
     #[arg(long, value_name = "D")]
     pub delta: Option<f64>,
+    /// A provider master key: answers served to an account carry the account (KGW only).
+    #[arg(long)]
+    pub accounts: bool,
+    /// Master key: colours per account digit, a power of two.
+    #[arg(long, value_name = "R", default_value_t = tracemark_core::AccountLayer::DEFAULT_COLOURS, requires = "accounts")]
+    pub colours: u32,
+    /// Master key: digits of an account code, a power of two.
+    #[arg(long, value_name = "L", default_value_t = tracemark_core::AccountLayer::DEFAULT_DIGITS, requires = "accounts")]
+    pub digits: u32,
+    /// Master key: bias δ_a taken off green tokens outside the account's colour [default: δ/2].
+    #[arg(long, value_name = "D", requires = "accounts")]
+    pub account_delta: Option<f64>,
     /// Replace an existing key file.
     #[arg(long)]
     pub force: bool,

@@ -25,6 +25,16 @@ pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
             "generate needs --key KEY to watermark the answers, or --no-watermark for plain ones"
         ),
     };
+    if let Some(account) = &a.account {
+        if account.is_empty() {
+            bail!("--account is empty");
+        }
+        if key.as_ref().is_some_and(|k| k.accounts().is_none()) {
+            bail!(
+                "--account needs a master key (tracemark keygen --accounts); this key has no account layer"
+            );
+        }
+    }
     if a.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
         bail!("--prompt is empty");
     }
@@ -40,6 +50,7 @@ pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
             prompts: &prompts,
             out,
             key: key.as_ref(),
+            account: a.account.as_deref(),
             params,
             max_tokens: a.max_tokens,
             force: a.force,
@@ -76,6 +87,9 @@ pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
     // One prompt to standard output: streamed as it is written, or one JSON record.
     let prompt = &prompts[0];
     let mut embedder = Embedder::new(key.as_ref(), params);
+    if let Some(account) = &a.account {
+        embedder = embedder.with_account(account)?;
+    }
     let mut written = Ok(());
     let answer = chat.answer(&mut embedder, prompt, a.max_tokens, |piece| {
         if !a.json && written.is_ok() {
@@ -93,6 +107,7 @@ pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
             answer.text,
             answer.generation,
             key.as_ref(),
+            a.account.as_deref(),
             chat.describe(),
             Sampling::new(&params, a.max_tokens),
         );

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::json;
-use tracemark_core::{Key, Scheme, SchemeKind, Seeding, SeedingKind, WatermarkConfig};
+use tracemark_core::{
+    AccountLayer, Key, Scheme, SchemeKind, Seeding, SeedingKind, WatermarkConfig,
+};
 
 use crate::args::{KeyInfoArgs, KeygenArgs, SchemeArg, SeedingArg};
 use crate::out::{outln, warn_key_permissions};
@@ -37,11 +39,36 @@ fn describe(key: &Key) -> serde_json::Value {
         v["gamma"] = json!(gamma.nominal());
         v["delta"] = json!(delta.get());
     }
+    if let Some(layer) = key.accounts() {
+        v["accounts"] = json!({
+            "colours": layer.colours(),
+            "digits": layer.digits(),
+            "delta": layer.delta().get(),
+        });
+    }
     v
 }
 
+fn generate(a: &KeygenArgs) -> Result<Key> {
+    let config = config(a)?;
+    let key = Key::generate(config)?;
+    if !a.accounts {
+        return Ok(key);
+    }
+    let delta = match (a.account_delta, config.scheme) {
+        (Some(d), _) => d,
+        (None, Scheme::Kgw { delta, .. }) => {
+            f64::from(delta.get()) * AccountLayer::DEFAULT_DELTA_SHARE
+        }
+        (None, Scheme::Gumbel) => {
+            anyhow::bail!("--accounts needs a KGW key; a Gumbel key has no bias to split")
+        }
+    };
+    Ok(key.with_accounts(AccountLayer::new(a.colours, a.digits, delta)?)?)
+}
+
 pub fn run(a: &KeygenArgs) -> Result<ExitCode> {
-    let key = Key::generate(config(a)?)?;
+    let key = generate(a)?;
     tracemark_io::write_key(&a.out, &key, a.force)?;
     if a.json {
         let mut v = describe(&key);
@@ -50,7 +77,7 @@ pub fn run(a: &KeygenArgs) -> Result<ExitCode> {
     } else {
         outln!("wrote {} (mode 0600)", a.out.display())?;
         outln!("key_id  {}", key.id())?;
-        outln!("scheme  {}", key.config().describe())?;
+        outln!("scheme  {}", key.describe())?;
         outln!(
             "Keep this file secret: anyone holding it can detect, forge or remove the watermark."
         )?;
@@ -70,7 +97,7 @@ pub fn info(a: &KeyInfoArgs) -> Result<ExitCode> {
         outln!("{}", describe(&key))?;
     } else {
         outln!("key_id  {}", key.id())?;
-        outln!("scheme  {}", key.config().describe())?;
+        outln!("scheme  {}", key.describe())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -233,6 +233,7 @@ impl Generator {
             records.push(answer_record(
                 &mut self.chat,
                 spec.key,
+                None,
                 spec.params,
                 index,
                 prompt,

@@ -47,6 +47,9 @@ impl AccountLayer {
     pub const DEFAULT_COLOURS: u32 = 2;
     /// Default number of digits L.
     pub const DEFAULT_DIGITS: u32 = 1024;
+    /// Default δ_a as a share of the key's δ: half the green bias carries the account, which
+    /// keeps most of the provider-wide signal (see the README's "Which accounts?").
+    pub const DEFAULT_DELTA_SHARE: f64 = 0.5;
 
     /// Validates the parameters: r and L powers of two (2 ≤ r ≤ 256, 1 ≤ L ≤ 65536) and
     /// δ_a in (0, 100]. The key checks δ_a ≤ δ.

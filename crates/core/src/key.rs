@@ -148,6 +148,21 @@ impl Key {
         self.accounts.as_ref()
     }
 
+    /// The scheme in words, e.g. `kgw(γ=0.25, δ=2) selfhash(h=3)`, with
+    /// `accounts(r=2, L=1024, δa=2)` appended for a master key.
+    pub fn describe(&self) -> String {
+        match &self.accounts {
+            Some(l) => format!(
+                "{} accounts(r={}, L={}, δa={})",
+                self.config.describe(),
+                l.colours(),
+                l.digits(),
+                l.delta().get()
+            ),
+            None => self.config.describe(),
+        }
+    }
+
     /// The keyed PRF.
     pub fn prf(&self) -> Prf {
         Prf::new(&self.secret)

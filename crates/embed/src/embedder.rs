@@ -1,7 +1,8 @@
 //! The one entry point a serving stack calls per decode step.
 
-use tracemark_core::{Key, KeyId, Scheme, Watermark, WatermarkConfig};
+use tracemark_core::{AccountCode, Key, KeyId, Scheme, Watermark, WatermarkConfig};
 
+use crate::EmbedError;
 use crate::gumbel::gumbel_choose;
 use crate::kgw::{DEFAULT_SELFHASH_CANDIDATES, KgwBias};
 use crate::sampling::{Sampler, SamplingParams};
@@ -24,6 +25,7 @@ use crate::sampling::{Sampler, SamplingParams};
 pub struct Embedder {
     watermark: Option<Watermark>,
     key_id: Option<KeyId>,
+    account: Option<(String, AccountCode)>,
     sampler: Sampler,
     kgw: KgwBias,
     selfhash_candidates: usize,
@@ -35,10 +37,35 @@ impl Embedder {
         Self {
             watermark: key.map(Watermark::new),
             key_id: key.map(|k| k.id().clone()),
+            account: None,
             sampler: Sampler::new(params),
             kgw: KgwBias::new(),
             selfhash_candidates: DEFAULT_SELFHASH_CANDIDATES,
         }
+    }
+
+    /// Watermarks for account `id`: its answers carry the account's code on top of the
+    /// master key's green lists. A serving stack makes one embedder per request, so each
+    /// request names its own account.
+    ///
+    /// Fails without a master key (a plain key, or the unwatermarked baseline).
+    pub fn with_account(mut self, id: &str) -> Result<Self, EmbedError> {
+        let code = self
+            .watermark
+            .as_ref()
+            .and_then(|wm| wm.account_code(id))
+            .ok_or_else(|| {
+                EmbedError::NotAMasterKey(
+                    "an account needs a master key (tracemark keygen --accounts)".into(),
+                )
+            })?;
+        self.account = Some((id.to_string(), code));
+        Ok(self)
+    }
+
+    /// The account this embedder watermarks for, if any.
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_ref().map(|(id, _)| id.as_str())
     }
 
     /// How many top logits KGW SelfHash checks per step (default
@@ -63,9 +90,10 @@ impl Embedder {
         };
         match wm.config().scheme {
             Scheme::Kgw { .. } => {
-                let (_, m) = self
-                    .kgw
-                    .apply_with_max(wm, context, logits, self.selfhash_candidates);
+                let account = self.account.as_ref().map(|(_, code)| code);
+                let (_, m) =
+                    self.kgw
+                        .apply_with_max(wm, context, logits, self.selfhash_candidates, account);
                 self.sampler.sample_given_max(logits, m)
             }
             Scheme::Gumbel => gumbel_choose(wm, context, logits, &mut self.sampler),

@@ -5,11 +5,15 @@
 //! computed in bulk by `keystream`) or of [`Watermark::score`] (SelfHash), and compares them
 //! with the same threshold.
 //!
+//! With a master key and an account, green tokens of the account's colour at their digit get
+//! δ and the other green tokens δ − δ_a ([`tracemark_core::AccountLayer`]); red tokens get
+//! nothing, as always. Without an account a master key biases like a plain key.
+//!
 //! [`Seed::fill`]: tracemark_core::Seed::fill
 
-use tracemark_core::{Scheme, Seed, TokenScore, Watermark};
+use tracemark_core::{AccountCode, AccountLayer, Scheme, Seed, TokenScore, Watermark};
 
-use crate::keystream::{bias_and_max, tuple_words};
+use crate::keystream::{BlockWords, bias_and_max, tuple_words};
 use crate::topk::top_k_keys;
 
 /// SelfHash candidates checked per step by default: the top 40 logits, as in Kirchenbauer
@@ -22,7 +26,7 @@ pub struct BiasStats {
     /// Tokens whose colour was looked up: V for LeftHash and MinHash, the candidates for
     /// SelfHash, 0 when nothing was done (context shorter than h, or a Gumbel key).
     pub considered: usize,
-    /// Tokens that were green and received +δ.
+    /// Tokens that were green and received a bias (+δ, or +δ − δ_a off an account's colour).
     pub green: usize,
 }
 
@@ -32,6 +36,23 @@ pub struct KgwBias {
     words: Vec<u32>,
     keys: Vec<u64>,
     pairs: Vec<(Seed, u32)>,
+    blocks: BlockWords,
+}
+
+/// The bias of one green word: δ, or with an account δ − δ_a off the account's colour.
+#[inline]
+fn green_bias(word: u32, delta: f32, account: Option<(&AccountLayer, &AccountCode)>) -> f32 {
+    match account {
+        None => delta,
+        Some((layer, code)) => {
+            let (digit, colour) = layer.slot(word);
+            if code.colour(digit) == colour {
+                delta
+            } else {
+                delta - layer.delta().get()
+            }
+        }
+    }
 }
 
 impl KgwBias {
@@ -55,7 +76,21 @@ impl KgwBias {
         logits: &mut [f32],
         selfhash_candidates: usize,
     ) -> BiasStats {
-        self.apply_with_max(wm, context, logits, selfhash_candidates)
+        self.apply_with_max(wm, context, logits, selfhash_candidates, None)
+            .0
+    }
+
+    /// [`KgwBias::apply`] for an answer served to the account with code `account` (from
+    /// [`Watermark::account_code`] of a master key). A plain key ignores the account.
+    pub fn apply_for_account(
+        &mut self,
+        wm: &Watermark,
+        account: &AccountCode,
+        context: &[u32],
+        logits: &mut [f32],
+        selfhash_candidates: usize,
+    ) -> BiasStats {
+        self.apply_with_max(wm, context, logits, selfhash_candidates, Some(account))
             .0
     }
 
@@ -67,6 +102,7 @@ impl KgwBias {
         context: &[u32],
         logits: &mut [f32],
         selfhash_candidates: usize,
+        account: Option<&AccountCode>,
     ) -> (BiasStats, Option<f32>) {
         let Scheme::Kgw { gamma, delta } = wm.config().scheme else {
             return (BiasStats::default(), None);
@@ -75,7 +111,26 @@ impl KgwBias {
             return (BiasStats::default(), None);
         };
         let (threshold, delta) = (gamma.threshold(), delta.get());
+        let account = wm.accounts().zip(account);
         match wm.step_seed(window) {
+            Some(seed) if account.is_some() => {
+                // Every word is needed, and each green one is looked up in the code.
+                let vocab = logits.len();
+                self.blocks.compute(&seed, vocab, 0..vocab as u32);
+                let mut green = 0;
+                for (token, logit) in logits.iter_mut().enumerate() {
+                    let word = self.blocks.word(token as u32);
+                    if word < threshold {
+                        *logit += green_bias(word, delta, account);
+                        green += 1;
+                    }
+                }
+                let stats = BiasStats {
+                    considered: vocab,
+                    green,
+                };
+                (stats, None)
+            }
             Some(seed) => {
                 // The keystream is expanded and compared block by block, fused with the max.
                 let (green, top) = bias_and_max(&seed, logits, threshold, delta, &mut self.words);
@@ -109,7 +164,7 @@ impl KgwBias {
                 for (&(_, token), &word) in self.pairs.iter().zip(&self.words) {
                     // `Watermark::score` is exactly this verdict on this word.
                     if wm.score_word(word) == TokenScore::Green(true) {
-                        logits[token as usize] += delta;
+                        logits[token as usize] += green_bias(word, delta, account);
                         green += 1;
                     }
                 }

@@ -48,4 +48,7 @@ pub enum EmbedError {
     /// A sampling parameter is out of range.
     #[error("invalid sampling parameter: {0}")]
     InvalidSampling(String),
+    /// An account was given with a key that has no account layer.
+    #[error("{0}")]
+    NotAMasterKey(String),
 }

@@ -53,6 +53,10 @@ pub struct Record {
     pub key_id: Option<String>,
     /// The scheme, e.g. `kgw(γ=0.25, δ=2) selfhash(h=3)`, or null.
     pub scheme: Option<String>,
+    /// The account the answer was served to (a master key's account watermark); absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The model that wrote the answer.
     pub model: String,
     /// How it was sampled.
@@ -61,13 +65,15 @@ pub struct Record {
 
 impl Record {
     /// The record of answer `response` (with token ids and stop reason from `generation`) to
-    /// prompt number `index`, written by `model` under `key` (or none).
+    /// prompt number `index`, written by `model` under `key` (or none) for `account` (or none).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         index: usize,
         prompt: &str,
         response: String,
         generation: Generation,
         key: Option<&Key>,
+        account: Option<&str>,
         model: String,
         sampling: Sampling,
     ) -> Self {
@@ -79,6 +85,7 @@ impl Record {
             stop: generation.stop,
             key_id: key.map(|k| k.id().to_string()),
             scheme: key.map(|k| k.config().describe()),
+            account: account.map(str::to_string),
             model,
             sampling,
         }
@@ -101,10 +108,12 @@ mod tests {
                 stop: StopReason::EndOfGeneration,
             },
             None,
+            None,
             "m".into(),
             Sampling::new(&params, 10),
         );
         let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains("account"), "{json}");
         assert!(json.contains(r#""stop":"end_of_generation""#), "{json}");
         assert!(json.contains(r#""temperature":0.7,"#), "{json}");
         assert!(json.contains(r#""top_p":0.95,"#), "{json}");

@@ -28,6 +28,8 @@ pub struct Batch<'a> {
     pub out: &'a Path,
     /// The watermark key, or none.
     pub key: Option<&'a Key>,
+    /// The account every answer is served to (needs a master key), or none.
+    pub account: Option<&'a str>,
     /// Sampling; prompt `i` uses seed `params.seed() + i`.
     pub params: SamplingParams,
     /// Longest answer, in tokens.
@@ -54,9 +56,11 @@ pub struct BatchSummary {
 
 /// Answers prompt number `index` with seed `params.seed() + index` and returns its record;
 /// `observe` sees each step's unmodified logits.
+#[allow(clippy::too_many_arguments)]
 pub fn answer_record(
     chat: &mut Chat,
     key: Option<&Key>,
+    account: Option<&str>,
     params: SamplingParams,
     index: usize,
     prompt: &str,
@@ -65,6 +69,9 @@ pub fn answer_record(
 ) -> Result<Record, WorkflowError> {
     let params = params.with_seed(params.seed().wrapping_add(index as u64));
     let mut embedder = Embedder::new(key, params);
+    if let Some(account) = account {
+        embedder = embedder.with_account(account)?;
+    }
     let answer = chat.answer_observed(&mut embedder, prompt, max_tokens, |_| {}, observe)?;
     Ok(Record::new(
         index,
@@ -72,6 +79,7 @@ pub fn answer_record(
         answer.text,
         answer.generation,
         key,
+        account,
         chat.describe(),
         Sampling::new(&params, max_tokens),
     ))
@@ -105,6 +113,7 @@ pub fn run_batch(
         let record = answer_record(
             chat,
             batch.key,
+            batch.account,
             batch.params,
             index,
             prompt,
@@ -159,6 +168,15 @@ fn check_resumed(batch: &Batch<'_>, r: &Record, model: &str) -> Result<(), Workf
     let scheme = batch.key.map(|k| k.config().describe());
     if r.scheme != scheme {
         return Err(refuse("another watermark scheme".into()));
+    }
+    if r.account.as_deref() != batch.account {
+        let show =
+            |a: Option<&str>| a.map_or("no account".to_string(), |a| format!("account {a:?}"));
+        return Err(refuse(format!(
+            "{} there, {} now",
+            show(r.account.as_deref()),
+            show(batch.account)
+        )));
     }
     if batch.check_model && r.model != model {
         return Err(refuse(format!("model {} there, {model} now", r.model)));

@@ -72,6 +72,7 @@ pub fn teacher_corpus(
         prompts: spec.prompts,
         out: path,
         key: spec.key,
+        account: None,
         params: spec.params,
         max_tokens: spec.max_tokens,
         force: false,
