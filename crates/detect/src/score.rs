@@ -427,15 +427,31 @@ impl<'w> Scorer<'w> {
         (input, hash)
     }
 
+    /// The PRF word of one (window, token) tuple, as [`Scorer::score_tuple`] dedups it:
+    /// `None` for a repeat. Account attribution reads a green word's digit and colour.
+    pub fn word_tuple(&mut self, window: &[TokenId], token: TokenId) -> Option<u32> {
+        let (input, hash) = self.tuple(window, token);
+        if self.dedup && !self.seen.insert(hash) {
+            return None;
+        }
+        Some(self.word_input(&input, token))
+    }
+
     /// The score of `token` under `input`'s seed, cached unless the input holds the token.
     fn score_input(&mut self, input: &PrfInput, token: TokenId) -> TokenScore {
+        let word = self.word_input(input, token);
+        self.watermark.score_word(word)
+    }
+
+    /// The PRF word of `token` under `input`'s seed.
+    fn word_input(&mut self, input: &PrfInput, token: TokenId) -> u32 {
         let wm = self.watermark;
         let seed = if wm.config().seeding.kind == SeedingKind::SelfHash {
             wm.input_seed(input)
         } else {
             self.seeds.get(input, || wm.input_seed(input))
         };
-        wm.score_word(seed.word(token))
+        seed.word(token)
     }
 
     /// Makes sure every token of `window` below [`MAX_RANKS`] has a cached rank.
