@@ -28,6 +28,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Test whether a suspect model was trained on text watermarked with a key.
     Radioactivity(RadioactivityArgs),
+    /// Which accounts' answers a suspect learned from (a master key's account watermark).
+    Trace(TraceArgs),
     /// Fetch or describe models.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -368,6 +370,46 @@ pub struct DemoArgs {
     /// Watermark logit bias δ [default: 3].
     #[arg(long, value_name = "D")]
     pub delta: Option<f64>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The provider's master key (tracemark keygen --accounts).
+    #[arg(long, value_name = "MASTER")]
+    pub key: PathBuf,
+    /// The suspect's answers, or watermarked text it republished (JSONL with "response" or "text", and "prompt"; or plain text).
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub suspect_outputs: PathBuf,
+    /// The prompts, when the answers do not carry them (matched by "id", else by order).
+    #[arg(long, value_name = "P.jsonl")]
+    pub prompts: Option<PathBuf>,
+    /// The account ids that were served, one per line.
+    #[arg(long, value_name = "ACCOUNTS")]
+    pub accounts: PathBuf,
+    /// Accounts already suspected (one per line, a subset of ACCOUNTS): one set test.
+    #[arg(long, value_name = "SET")]
+    pub suspected: Option<PathBuf>,
+    /// Family-wise level of the attributed list, and level of the radioactivity verdict.
+    #[arg(long, default_value_t = tracemark_radioactivity::DEFAULT_ALPHA)]
+    pub alpha: f64,
+    /// Number of random keys for the radioactivity verdict's controls.
+    #[arg(long, value_name = "M", default_value_t = tracemark_radioactivity::DEFAULT_CONTROLS)]
+    pub controls: usize,
+    /// Seed of the random control keys.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    pub control_seed: u64,
+    /// Keep tuples whose window occurs in the prompt (invalid with watermarked prompts: for demonstrations only).
+    #[arg(long)]
+    pub no_prompt_exclusion: bool,
+    /// tokenizer.json or GGUF whose tokenizer the watermark used [default: the bundled SmolLM2 tokenizer].
+    #[arg(long, value_name = "TOKENIZER")]
+    pub tokenizer: Option<PathBuf>,
+    /// Accounts listed in the human output (the JSON lists all).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

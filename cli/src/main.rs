@@ -14,6 +14,7 @@ mod model;
 mod out;
 mod print;
 mod radioactivity;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Distill(a) => distill::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Radioactivity(a) => radioactivity::run(&a),
+        Command::Trace(a) => trace::run(&a),
         Command::Model(c) => model::run(&c),
     };
     match result {

@@ -93,7 +93,7 @@ pub fn run(a: &RadioactivityArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_human(inv: &Investigation, no_exclusion: bool) -> std::io::Result<()> {
+pub(crate) fn print_human(inv: &Investigation, no_exclusion: bool) -> std::io::Result<()> {
     let (t, c, k) = (&inv.test, &inv.counts, &inv.controls);
     outln!("verdict:  {}", inv.finding.verdict.label())?;
     outln!("          {}", inv.finding.reason)?;

@@ -21,7 +21,7 @@ mod rank;
 mod table;
 
 pub use null::AccountNull;
-pub use rank::{AccountEvidence, Attribution, Power, SetTest, attribute, holm};
+pub use rank::{AccountEvidence, Attribution, Power, SetTest, attribute, check_accounts, holm};
 pub use table::ColourTable;
 
 /// Errors of attribution. Messages are one line.

@@ -90,29 +90,7 @@ pub fn attribute(
     if wm.accounts().is_none() {
         return Err(AttributionError::NotAMasterKey);
     }
-    if accounts.is_empty() {
-        return Err(AttributionError::NoAccounts);
-    }
-    let mut seen = FxHashSet::default();
-    for a in accounts {
-        if !seen.insert(a.as_str()) {
-            return Err(AttributionError::DuplicateAccount(a.clone()));
-        }
-    }
-    if let Some(set) = suspected {
-        if set.is_empty() {
-            return Err(AttributionError::EmptySuspected);
-        }
-        let mut in_set = FxHashSet::default();
-        for a in set {
-            if !seen.contains(a.as_str()) {
-                return Err(AttributionError::UnknownSuspected(a.clone()));
-            }
-            if !in_set.insert(a.as_str()) {
-                return Err(AttributionError::DuplicateAccount(a.clone()));
-            }
-        }
-    }
+    check_accounts(accounts, suspected)?;
     let null = AccountNull::new(table);
     let scores: Vec<u64> = accounts
         .par_iter()
@@ -170,6 +148,38 @@ pub fn attribute(
         set_test,
         power,
     })
+}
+
+/// Checks an account list and a suspected set before any work: the list is non-empty
+/// without repeats, and the set is a non-empty subset of it without repeats.
+pub fn check_accounts(
+    accounts: &[String],
+    suspected: Option<&[String]>,
+) -> Result<(), AttributionError> {
+    if accounts.is_empty() {
+        return Err(AttributionError::NoAccounts);
+    }
+    let mut seen = FxHashSet::default();
+    for a in accounts {
+        if !seen.insert(a.as_str()) {
+            return Err(AttributionError::DuplicateAccount(a.clone()));
+        }
+    }
+    if let Some(set) = suspected {
+        if set.is_empty() {
+            return Err(AttributionError::EmptySuspected);
+        }
+        let mut in_set = FxHashSet::default();
+        for a in set {
+            if !seen.contains(a.as_str()) {
+                return Err(AttributionError::UnknownSuspected(a.clone()));
+            }
+            if !in_set.insert(a.as_str()) {
+                return Err(AttributionError::DuplicateAccount(a.clone()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How many of the sorted `log10_ps` (ascending) Holm's step-down rejects at level α:

@@ -6,6 +6,7 @@
 //! knows nothing of statistics or models: detection, students and radioactivity build on it.
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod atomic;
 pub mod documents;
 pub mod jsonl;
@@ -17,6 +18,7 @@ pub mod tokenizer;
 
 use std::path::PathBuf;
 
+pub use accounts::read_accounts;
 pub use documents::{DEFAULT_MAX_INPUT_BYTES, Document, InputFormat, Source};
 pub use jsonl::{JsonlAppender, read_complete_jsonl, write_jsonl};
 pub use keyfile::{read_key, write_key};

@@ -19,6 +19,9 @@ pub enum WorkflowError {
     /// Sampling settings.
     #[error(transparent)]
     Sampling(#[from] tracemark_embed::EmbedError),
+    /// Account attribution.
+    #[error(transparent)]
+    Attribution(#[from] tracemark_attribution::AttributionError),
     /// Watermark parameters.
     #[error(transparent)]
     Config(#[from] tracemark_core::CoreError),

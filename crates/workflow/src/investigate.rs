@@ -12,7 +12,7 @@ use tracemark_radioactivity::collect::{
     ClosedOptions, collect_answers, collect_reading, finish_samples,
 };
 use tracemark_radioactivity::{
-    ControlOptions, Investigation, Mode, TestSettings, WindowCounts, investigate,
+    ControlOptions, Investigation, Mode, TestSettings, TupleSet, WindowCounts, investigate,
 };
 
 use crate::{Progress, WorkflowError};
@@ -75,6 +75,15 @@ pub fn examine(
     e: Examination<'_>,
     progress: &dyn Progress,
 ) -> Result<Investigation, WorkflowError> {
+    examine_tuples(e, progress).map(|(inv, _)| inv)
+}
+
+/// [`examine`], also handing back the collected tuples for further tests on them
+/// (account attribution).
+pub fn examine_tuples(
+    e: Examination<'_>,
+    progress: &dyn Progress,
+) -> Result<(Investigation, TupleSet), WorkflowError> {
     let h = e.key.config().seeding.lookback();
     let filter = e.filter.map(|(set, _)| set);
     let (path, mode) = match &e.probe {
@@ -128,7 +137,7 @@ pub fn examine(
         &Watermark::new(e.key),
         e.tokenizer,
     );
-    Ok(inv)
+    Ok((inv, collected.tuples))
 }
 
 /// The supervised filter from texts in memory: every window of `context` tokens (at least

@@ -8,7 +8,8 @@
 //! - **Distil** a student from harvested answers ([`distil`]).
 //! - **Question** a suspect with held-out prompts ([`question`]).
 //! - **Investigate** a suspect: one radioactivity test with random-key controls and report
-//!   samples ([`investigate`]).
+//!   samples ([`investigate`]), and under a master key, which accounts it learned from
+//!   ([`trace`]).
 //!
 //! Long jobs report through [`Progress`]; every failure is a [`WorkflowError`].
 //!
@@ -29,6 +30,7 @@ pub mod models;
 mod progress;
 pub mod question;
 mod template;
+pub mod trace;
 
 pub use batch::{Batch, BatchSummary, answer_record, run_batch};
 pub use chat::{Answer, Chat, PromptFormat};
