@@ -370,6 +370,12 @@ pub struct DemoArgs {
     /// Watermark logit bias δ [default: 3].
     #[arg(long, value_name = "D")]
     pub delta: Option<f64>,
+    /// The account story: serve the teacher's answers to N accounts under a master key.
+    #[arg(long, value_name = "N", requires = "harvesters")]
+    pub accounts: Option<usize>,
+    /// With --accounts: how many of them harvest for the student, in falling volumes.
+    #[arg(long, value_name = "H", requires = "accounts")]
+    pub harvesters: Option<usize>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -16,11 +16,15 @@ pub fn run(_: &DemoArgs) -> Result<ExitCode> {
 
 #[cfg(feature = "llama")]
 pub fn run(a: &DemoArgs) -> Result<ExitCode> {
-    use tracemark_demo::{DEMO_CONTEXT, DEMO_DELTA, DemoOptions, Scale};
+    use tracemark_demo::{AccountStory, DEMO_CONTEXT, DEMO_DELTA, DemoOptions, Scale};
     use tracemark_workflow::Bars;
 
     use crate::out::outln;
 
+    let accounts = match (a.accounts, a.harvesters) {
+        (Some(n), Some(h)) => Some(AccountStory::new(n, h)?),
+        _ => None,
+    };
     let bars = Bars::new(a.json);
     let model = tracemark_workflow::models::model_or_default(a.teacher.model.as_deref(), &bars)?;
     let cache = match &a.teacher.cache {
@@ -40,6 +44,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode> {
             a.context.unwrap_or(DEMO_CONTEXT),
             a.delta.unwrap_or(DEMO_DELTA),
         )?,
+        accounts,
     };
     let started = std::time::Instant::now();
     let outcome = tracemark_demo::run(&options, &bars)?;
@@ -58,6 +63,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode> {
             "scheme": outcome.report.scheme,
             "rows": outcome.rows,
             "targets": targets,
+            "attribution": outcome.report.attribution,
             "seconds": secs,
             "report": report,
         });
@@ -92,6 +98,35 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode> {
             r.keys,
             r.verdict
         )?;
+    }
+    if let Some(at) = &outcome.report.attribution {
+        outln!(
+            "\naccounts: {} served; harvesters {}; attributed {}",
+            at.served_accounts,
+            at.harvesters.as_deref().unwrap_or_default().join(", "),
+            if at.attributed.is_empty() {
+                "none".to_string()
+            } else {
+                at.attributed.join(", ")
+            }
+        )?;
+        for t in &at.set_tests {
+            outln!(
+                "set test, {} ({}): log10 p = {:.2}",
+                t.name,
+                t.size,
+                t.log10_p
+            )?;
+        }
+        for r in at.ranking.iter().take(5) {
+            outln!(
+                "  {:>3}. {:<12} log10 p = {:>7.2}{}",
+                r.rank,
+                r.account,
+                r.log10_p,
+                if r.attributed { "  attributed" } else { "" }
+            )?;
+        }
     }
     outln!()?;
     for (target, ok) in &outcome.targets {

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use tracemark_embed::{Embedder, Record, Sampling, SamplingParams};
 use tracemark_io::{Prompts, Source, TextTokenizer};
 use tracemark_workflow::models::{gguf_chat, student_chat};
-use tracemark_workflow::{Bars, Batch, Chat, GgufOptions, run_batch};
+use tracemark_workflow::{Bars, Batch, Chat, GgufOptions, ServedTo, run_batch};
 
 use crate::args::GenerateArgs;
 use crate::out::{outln, warn_key_permissions};
@@ -50,7 +50,10 @@ pub fn run(a: &GenerateArgs) -> Result<ExitCode> {
             prompts: &prompts,
             out,
             key: key.as_ref(),
-            account: a.account.as_deref(),
+            served_to: match &a.account {
+                Some(account) => ServedTo::Account(account),
+                None => ServedTo::Nobody,
+            },
             params,
             max_tokens: a.max_tokens,
             force: a.force,

@@ -176,6 +176,7 @@ impl Generator {
             prompts: &prompts,
             params: SamplingParams::new(0.7, 0, 0.95, SEED)?,
             max_tokens: ANSWER_TOKENS,
+            accounts: None,
         };
         let path = spec.cache_path(&self.cache, &self.model_id);
         let forced_path = path.with_extension("forced.json");

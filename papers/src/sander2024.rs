@@ -252,6 +252,7 @@ fn teacher_chunks(
                 prompts,
                 params: SamplingParams::new(0.8, 0, 0.95, seed + offset)?,
                 max_tokens: TEACHER_TOKENS,
+                accounts: None,
             };
             let what = if k.is_some() { "watermarked" } else { "plain" };
             progress.stage(&format!("teacher chunk {}/{chunks}, {what}", c + 1));

@@ -1,6 +1,7 @@
 //! End-to-end: `tracemark demo --quick` on the real default model tells the whole story:
 //! the student distilled from watermarked answers is radioactive, the control is not, and the
-//! evidence report is written. A second run reuses the cached teacher corpora.
+//! evidence report is written. A second run reuses the cached teacher corpora. A third
+//! serves the answers to 200 accounts, three of which harvest, and traces the student.
 
 use tracemark_tests::{Sandbox, test_gguf};
 
@@ -69,4 +70,39 @@ fn quick_demo_flags_the_distilled_student_and_clears_the_control() {
     let w = again.ok().json();
     assert_eq!(w["rows"], v["rows"]);
     assert_eq!(snapshot(), before, "the cached corpora were regenerated");
+
+    // The account story, on the same cached corpora plus the answers served to accounts.
+    let mut with_accounts = args.to_vec();
+    with_accounts.extend(["--accounts", "200", "--harvesters", "3"]);
+    let traced = sb.run(&with_accounts);
+    let t = traced.ok().json();
+    let report: serde_json::Value = serde_json::from_slice(&sb.read("demo/report.json")).unwrap();
+    let a = &report["attribution"];
+    assert_eq!(a, &t["attribution"], "report.json and --json agree");
+    let harvesters: Vec<&str> = a["harvesters"]
+        .as_array()
+        .expect("harvesters")
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert_eq!(harvesters.len(), 3, "{a}");
+    for id in a["attributed"].as_array().expect("attributed") {
+        assert!(
+            harvesters.contains(&id.as_str().unwrap()),
+            "innocent {id} attributed: {a}"
+        );
+    }
+    // Quick scale is too small to require attribution (measured: the harvesters' set
+    // test at p = 3e-4, the top account a harvester); the innocent set must stay calibrated.
+    assert!(a["harvesters_set_p"].as_f64().unwrap() <= 1e-2, "{a}");
+    assert!(a["innocent_set_p"].as_f64().unwrap() >= 0.01, "{a}");
+    assert_eq!(a["phantom_log10_p"].as_array().unwrap().len(), 1000);
+    let met = |name: &str| {
+        t["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["target"].as_str().unwrap().contains(name) && x["met"] == true)
+    };
+    assert!(met("no innocent account attributed"), "{t}");
 }

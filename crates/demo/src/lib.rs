@@ -9,12 +9,17 @@
 //! 4. The investigator runs the closed test (plain and supervised) on those answers and the
 //!    open test (reading mode) on each student, all with random-key controls, and writes the
 //!    evidence report.
+//! 5. With an [`AccountStory`], the teacher also serves the training prompts to many
+//!    accounts under a master key; a few accounts harvest, a student is distilled from their
+//!    answers mixed with clean data, and attribution must name them and no one else.
 
 #![deny(missing_docs)]
 
+mod accounts;
 mod prompts;
 mod run;
 
+pub use accounts::{AccountStory, HARVEST_SHARE, PHANTOMS};
 pub use prompts::{Prompt, PromptSet, Split};
 pub use run::{
     DEMO_CONTEXT, DEMO_DELTA, DemoOptions, DemoOutcome, Row, Scale, demo_config, demo_key, run,

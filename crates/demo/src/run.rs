@@ -9,11 +9,12 @@ use tracemark_radioactivity::{ControlOptions, DEFAULT_ALPHA, Investigation, Repo
 use tracemark_workflow::corpus::{CorpusSpec, teacher_chat, teacher_corpus};
 use tracemark_workflow::distil::{distil, mix, shuffled};
 use tracemark_workflow::investigate::{
-    Examination, Probe, RANDOM_KEYS, SUPERVISED_CONTEXT, examine, filter_from_texts,
+    Examination, Probe, RANDOM_KEYS, SUPERVISED_CONTEXT, examine, examine_tuples, filter_from_texts,
 };
 use tracemark_workflow::question::{Questioning, question};
 use tracemark_workflow::{Chat, OnlyUnit, Progress, PromptFormat, WorkflowError};
 
+use crate::accounts::{AccountStory, HARVEST_SHARE, Serving, attribute_student, master, serve};
 use crate::{PromptSet, Split};
 
 /// How big a demo run is.
@@ -36,6 +37,9 @@ pub struct Scale {
     /// Whether the small-ρ student must be flagged by the supervised closed test (at full
     /// scale; a quick run has too few watermarked answers for it).
     pub small_rho_target: bool,
+    /// Whether the account story must attribute every harvester with a set-test p ≤ 1e-6
+    /// (at full scale; a quick run checks only that no innocent account is attributed).
+    pub attribution_target: bool,
 }
 
 impl Scale {
@@ -49,6 +53,7 @@ impl Scale {
         small_rho: 0.05,
         target_log10_p: -12.0,
         small_rho_target: true,
+        attribution_target: true,
     };
 
     /// `--quick`: the same structure on smaller corpora (≤ 90 s).
@@ -61,6 +66,7 @@ impl Scale {
         small_rho: 0.05,
         target_log10_p: -6.0,
         small_rho_target: false,
+        attribution_target: false,
     };
 }
 
@@ -85,6 +91,8 @@ pub struct DemoOptions {
     pub controls: usize,
     /// The watermark ([`demo_config`] by default).
     pub config: WatermarkConfig,
+    /// The account story: serve many accounts, a few of which harvest, and trace them.
+    pub accounts: Option<AccountStory>,
 }
 
 /// The demo's default context width h.
@@ -185,6 +193,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
             prompts: &train,
             params: params.with_seed(params.seed() + seed_offset),
             max_tokens: scale.teacher_tokens,
+            accounts: None,
         };
         let path = spec.cache_path(&options.cache, &model_id);
         if options.fresh {
@@ -196,6 +205,27 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     let marked = corpus(Some(&key), &mut chat, 0)?;
     progress.stage("1/4 teacher answers the training prompts without it");
     let plain = corpus(None, &mut chat, 500_000)?;
+    let story = match options.accounts {
+        Some(story) => {
+            progress.stage("1/4 teacher serves the training prompts to the accounts");
+            let serving = serve(story, train.len(), options.seed);
+            let master = master(&key)?;
+            let spec = CorpusSpec {
+                key: Some(&master),
+                prompts: &train,
+                params,
+                max_tokens: scale.teacher_tokens,
+                accounts: Some(&serving.served_to),
+            };
+            let path = spec.cache_path(&options.cache, &model_id);
+            if options.fresh {
+                let _ = std::fs::remove_file(&path);
+            }
+            let served = teacher_corpus(&mut chat, &spec, &path, progress)?;
+            Some((serving, master, served))
+        }
+        None => None,
+    };
     drop(chat);
     let marked_path = options.out.join("watermarked-answers.jsonl");
     tracemark_io::write_jsonl(&marked_path, &marked, true)?;
@@ -233,6 +263,23 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         });
         progress.inc(1);
     }
+    let mut harvest_student = match &story {
+        Some((serving, _, served)) => {
+            let model = distil(&tokenizer, mix(&serving.harvested, served, &plain))?;
+            let separator = model.specials().separator;
+            Some(Student {
+                name: "student-harvest",
+                rho: HARVEST_SHARE,
+                chat: Chat::new(
+                    Box::new(model),
+                    tokenizer.clone(),
+                    PromptFormat::Appended { separator },
+                ),
+                watermarked: (0..n).filter(|&i| serving.harvested[i]).collect(),
+            })
+        }
+        None => None,
+    };
     progress.finish();
     // The control's supervised filter: the watermarked answers the ρ-small student saw, as an
     // investigator who suspects that subset would use.
@@ -241,11 +288,17 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     // 3. The investigator questions every student with held-out prompts.
     progress.stage("3/4 questioning the students");
     progress.start(
-        (students.len() * query.len() * scale.query_repeats) as u64,
+        ((students.len() + usize::from(harvest_student.is_some()))
+            * query.len()
+            * scale.query_repeats) as u64,
         "student answers",
     );
     let mut answer_files = Vec::new();
-    for (s, student) in students.iter_mut().enumerate() {
+    for (s, student) in students
+        .iter_mut()
+        .chain(harvest_student.as_mut())
+        .enumerate()
+    {
         let path = options.out.join(format!("{}-answers.jsonl", student.name));
         let questioning = Questioning {
             prompts: &query,
@@ -319,9 +372,47 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         }
     }
     progress.finish();
-    let report = Report::new(&key, investigations);
+    let mut attribution = None;
+    if let (Some((serving, master, _)), Some(student)) = (&story, &harvest_student) {
+        progress.stage("4/4 tracing the harvest student to accounts");
+        let examination = Examination {
+            key: master,
+            tokenizer: &tokenizer,
+            probe: Probe::Answers {
+                path: &answer_files[students.len()],
+                prompts: None,
+                exclude_prompts: true,
+            },
+            filter: None,
+            suspect: format!(
+                "{} (harvested by {} accounts)",
+                student.name,
+                serving.harvesters.len()
+            ),
+            alpha: DEFAULT_ALPHA,
+            controls,
+            samples: 2,
+        };
+        progress.start(options.controls as u64, RANDOM_KEYS);
+        let keys_only = OnlyUnit::new(progress, RANDOM_KEYS);
+        let (inv, tuples) = examine_tuples(examination, &keys_only)?;
+        progress.finish();
+        rows.push(row(student, "closed", &inv));
+        let table = tracemark_attribution::ColourTable::from_tuples(
+            &tracemark_core::Watermark::new(master),
+            &tuples,
+        )?;
+        let (_, section) = attribute_student(master, &table, serving, &inv.suspect, DEFAULT_ALPHA)?;
+        investigations.push(inv);
+        attribution = Some((section, serving.clone()));
+    }
+    let mut report = Report::new(&key, investigations);
+    let mut targets = targets(&rows, &scale);
+    if let Some((section, serving)) = attribution {
+        targets.extend(attribution_targets(&section, &serving, &scale));
+        report.attribution = Some(section);
+    }
     tracemark_report::write_report(&options.out, &report)?;
-    let targets = targets(&rows, &scale);
     Ok(DemoOutcome {
         rows,
         report,
@@ -340,6 +431,40 @@ fn row(student: &Student, test: &str, inv: &Investigation) -> Row {
         keys: inv.controls.keys + 1,
         verdict: inv.finding.verdict.label().to_string(),
     }
+}
+
+/// The account story's claims, checked on this run.
+fn attribution_targets(
+    section: &tracemark_radioactivity::AttributionSection,
+    serving: &Serving,
+    scale: &Scale,
+) -> Vec<(String, bool)> {
+    let innocent_attributed = section
+        .attributed
+        .iter()
+        .any(|a| !serving.harvesters.contains(a));
+    let mut out = vec![(
+        "no innocent account attributed".to_string(),
+        !innocent_attributed,
+    )];
+    if scale.attribution_target {
+        out.push((
+            format!("all {} harvesters attributed", serving.harvesters.len()),
+            serving
+                .harvesters
+                .iter()
+                .all(|h| section.attributed.contains(h)),
+        ));
+        out.push((
+            "harvesters' set test at p ≤ 1e-6".to_string(),
+            section.harvesters_set_p.is_some_and(|p| p <= 1e-6),
+        ));
+    }
+    out.push((
+        "innocent set of the same size at p ≥ 0.01".to_string(),
+        section.innocent_set_p.is_some_and(|p| p >= 0.01),
+    ));
+    out
 }
 
 /// The demo's claims, checked on this run.

@@ -31,7 +31,9 @@ pub mod verdict;
 
 pub use controls::{ControlOptions, Controls, DEFAULT_CONTROLS, run_controls};
 pub use reading::{READ_BLOCK, read_with_model};
-pub use report::{Investigation, Mark, Mode, Piece, Report, Sample};
+pub use report::{
+    AttributionSection, Investigation, Mark, Mode, Piece, RankedAccount, Report, Sample, SetTestRow,
+};
 pub use scoring::{CurvePoint, Scored, score_tuples};
 pub use tuples::{Outcome, Skip, TupleCounts, TupleSet, WindowCounts};
 pub use verdict::{Finding, Verdict, fmt_p};

@@ -23,6 +23,69 @@ pub struct Report {
     pub scheme: String,
     /// One entry per suspect and test.
     pub investigations: Vec<Investigation>,
+    /// Which accounts a suspect learned from, under a master key; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<AttributionSection>,
+}
+
+/// The attribution of one suspect to accounts, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributionSection {
+    /// The suspect.
+    pub suspect: String,
+    /// How many accounts were served.
+    pub served_accounts: usize,
+    /// Family-wise level of the attributed list.
+    pub alpha: f64,
+    /// Distinct tuples scored.
+    pub scored: u64,
+    /// Of them, green.
+    pub green: u64,
+    /// The strongest accounts, strongest first.
+    pub ranking: Vec<RankedAccount>,
+    /// Accounts attributed at family-wise level α.
+    pub attributed: Vec<String>,
+    /// Set tests.
+    pub set_tests: Vec<SetTestRow>,
+    /// log10 p of phantom accounts (ids never served): the calibration.
+    pub phantom_log10_p: Vec<f64>,
+    /// Power: the smallest share of the suspect's green tuples an account needs, at best.
+    pub min_share: Option<f64>,
+    /// The demo's true harvesters, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub harvesters: Option<Vec<String>>,
+    /// The demo: p of the set test of the true harvesters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub harvesters_set_p: Option<f64>,
+    /// The demo: p of the set test of as many innocent accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub innocent_set_p: Option<f64>,
+}
+
+/// One account in the report's ranking.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankedAccount {
+    /// The id.
+    pub account: String,
+    /// 1 for the strongest.
+    pub rank: usize,
+    /// Green tuples with its colour.
+    pub score: u64,
+    /// log10 p.
+    pub log10_p: f64,
+    /// Whether it is attributed.
+    pub attributed: bool,
+}
+
+/// One set test in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetTestRow {
+    /// What the set is.
+    pub name: String,
+    /// Its size.
+    pub size: usize,
+    /// log10 p.
+    pub log10_p: f64,
 }
 
 impl Report {
@@ -31,8 +94,9 @@ impl Report {
         Self {
             tool: format!("tracemark {}", env!("CARGO_PKG_VERSION")),
             key_id: key.id().to_string(),
-            scheme: key.config().describe(),
+            scheme: key.describe(),
             investigations,
+            attribution: None,
         }
     }
 }

@@ -285,6 +285,7 @@ fn main() {
         ),
     ];
     let report = Report {
+        attribution: None,
         tool: format!("tracemark {}", env!("CARGO_PKG_VERSION")),
         key_id: "69601ba2be0a2f8c".to_string(),
         scheme: if gumbel {

@@ -186,9 +186,19 @@ pub(crate) fn bin_counts(log10_p: &[f64]) -> [usize; BINS] {
 
 /// Histogram of the random-key p-values with the uniform expectation and the true key's p.
 pub(crate) fn histogram(inv: &Investigation) -> String {
+    p_histogram(
+        &inv.controls.log10_p,
+        "random keys",
+        Some((inv.test.log10_p, "true key")),
+    )
+}
+
+/// Histogram of null p-values (`unit`: what they belong to) with the uniform expectation
+/// and, if given, one marked p-value with its label.
+pub(crate) fn p_histogram(log10_p: &[f64], unit: &str, marker: Option<(f64, &str)>) -> String {
     let (left, right, top, bottom) = (58.0, W - 24.0, 40.0, H - 50.0);
     let (pw, ph) = (right - left, bottom - top);
-    let counts = bin_counts(&inv.controls.log10_p);
+    let counts = bin_counts(log10_p);
     let m: usize = counts.iter().sum();
     let expected = m as f64 / BINS as f64;
     let highest = counts.iter().copied().max().unwrap_or(0) as f64;
@@ -201,7 +211,12 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
     let mut out = Canvas::new(
         W,
         H,
-        &format!("Histogram of the p-values of {m} random keys, with the true key's p-value"),
+        &match marker {
+            Some((_, what)) => {
+                format!("Histogram of the p-values of {m} {unit}, with the {what}'s p-value")
+            }
+            None => format!("Histogram of the p-values of {m} {unit}"),
+        },
     );
     let mut t = 0.0;
     while t <= ymax + 1e-9 {
@@ -216,7 +231,7 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
         let x0 = x(i as f64 / BINS as f64);
         let x1 = x((i + 1) as f64 / BINS as f64);
         let title = format!(
-            "<title>{c} random keys with p in [{:.2}, {:.2})</title>",
+            "<title>{c} {unit} with p in [{:.2}, {:.2})</title>",
             i as f64 / BINS as f64,
             (i + 1) as f64 / BINS as f64,
         );
@@ -245,7 +260,7 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
         top,
         bottom,
         x_title: "p-value",
-        y_title: "random keys",
+        y_title: unit,
     });
 
     if m == 0 {
@@ -254,7 +269,7 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
             (top + bottom) / 2.0,
             "middle",
             &format!(r#" fill="{MUTED}""#),
-            "no random-key controls were run",
+            &format!("no {unit} were scored"),
         );
     } else {
         out.line(
@@ -274,9 +289,8 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
         out.text(lx, ly, "start", &muted, &label);
     }
 
-    // The true key: a red marker from the top of the plot down to the axis.
-    let lp = inv.test.log10_p;
-    if lp.is_finite() {
+    // The marked p-value: a red marker from the top of the plot down to the axis.
+    if let Some((lp, what)) = marker.filter(|(lp, _)| lp.is_finite()) {
         let p = 10f64.powf(lp.min(0.0));
         let px = x(p);
         out.line(
@@ -291,7 +305,7 @@ pub(crate) fn histogram(inv: &Investigation) -> String {
         } else {
             ("end", -9.0)
         };
-        let label = format!("true key: p = {}", fmt_p(lp));
+        let label = format!("{what}: p = {}", fmt_p(lp));
         let bold = format!(r#" font-weight="bold" fill="{ALPHA_RED}"{HALO}"#);
         out.text(px + dx, top - 14.0, anchor, &bold, &label);
     }

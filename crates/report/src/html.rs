@@ -25,6 +25,7 @@ macro_rules! w {
     };
 }
 
+mod attribution;
 mod method;
 mod samples;
 #[cfg(test)]
@@ -51,6 +52,9 @@ pub fn render(report: &Report) -> String {
     parameters(&mut out, report);
     for (i, inv) in report.investigations.iter().enumerate() {
         investigation(&mut out, report, i, inv);
+    }
+    if let Some(a) = &report.attribution {
+        attribution::attribution(&mut out, a);
     }
     method::methodology(&mut out, report);
     w!(

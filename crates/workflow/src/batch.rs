@@ -28,8 +28,8 @@ pub struct Batch<'a> {
     pub out: &'a Path,
     /// The watermark key, or none.
     pub key: Option<&'a Key>,
-    /// The account every answer is served to (needs a master key), or none.
-    pub account: Option<&'a str>,
+    /// Whom the answers are served to (accounts need a master key).
+    pub served_to: ServedTo<'a>,
     /// Sampling; prompt `i` uses seed `params.seed() + i`.
     pub params: SamplingParams,
     /// Longest answer, in tokens.
@@ -39,6 +39,29 @@ pub struct Batch<'a> {
     /// Refuse to resume a file written by a model with another description. Caches keyed by
     /// the model's content turn this off: the same weights may sit under another name.
     pub check_model: bool,
+}
+
+/// Whom a batch's answers are served to.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum ServedTo<'a> {
+    /// No account: a plain watermark (or none).
+    #[default]
+    Nobody,
+    /// Every answer to this account.
+    Account(&'a str),
+    /// Prompt `i` to account `i` of the list (one per prompt).
+    PerPrompt(&'a [String]),
+}
+
+impl<'a> ServedTo<'a> {
+    /// The account prompt `index` is served to.
+    pub fn account(&self, index: usize) -> Option<&'a str> {
+        match *self {
+            ServedTo::Nobody => None,
+            ServedTo::Account(a) => Some(a),
+            ServedTo::PerPrompt(list) => list.get(index).map(String::as_str),
+        }
+    }
 }
 
 /// What a batch did.
@@ -113,7 +136,7 @@ pub fn run_batch(
         let record = answer_record(
             chat,
             batch.key,
-            batch.account,
+            batch.served_to.account(index),
             batch.params,
             index,
             prompt,
@@ -169,13 +192,14 @@ fn check_resumed(batch: &Batch<'_>, r: &Record, model: &str) -> Result<(), Workf
     if r.scheme != scheme {
         return Err(refuse("another watermark scheme".into()));
     }
-    if r.account.as_deref() != batch.account {
+    let account = batch.served_to.account(r.index);
+    if r.account.as_deref() != account {
         let show =
             |a: Option<&str>| a.map_or("no account".to_string(), |a| format!("account {a:?}"));
         return Err(refuse(format!(
             "{} there, {} now",
             show(r.account.as_deref()),
-            show(batch.account)
+            show(account)
         )));
     }
     if batch.check_model && r.model != model {

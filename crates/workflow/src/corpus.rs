@@ -9,7 +9,7 @@ use tracemark_core::Key;
 use tracemark_embed::{Record, SamplingParams};
 use tracemark_io::read_complete_jsonl;
 
-use crate::batch::{Batch, run_batch};
+use crate::batch::{Batch, ServedTo, run_batch};
 use crate::chat::Chat;
 use crate::{Progress, WorkflowError};
 
@@ -22,6 +22,9 @@ pub struct CorpusSpec<'a> {
     pub prompts: &'a [String],
     /// Sampling settings; prompt `i` uses seed `seed + i`.
     pub params: SamplingParams,
+    /// The account each prompt's answer is served to (a master key's account watermark);
+    /// `None` for a plain watermark.
+    pub accounts: Option<&'a [String]>,
     /// Longest answer.
     pub max_tokens: usize,
 }
@@ -38,13 +41,28 @@ impl CorpusSpec<'_> {
             Some(k) => h.update(format!("\n{}\n{}\n", k.id(), k.config().describe())),
             None => h.update(b"\nnone\n"),
         }
+        if let Some(accounts) = self.accounts {
+            // Only corpora served to accounts hash these, so plain corpora keep their names.
+            h.update(format!(
+                "accounts {}\n",
+                self.key.map_or(String::new(), Key::describe)
+            ));
+            for a in accounts {
+                h.update(a.as_bytes());
+                h.update(b"\n\x00");
+            }
+        }
         h.update(format!("{:?}\n{}\n", self.params, self.max_tokens));
         for p in self.prompts {
             h.update(p.as_bytes());
             h.update(b"\n\x00");
         }
         let name = hex::encode(&h.finalize()[..12]);
-        let tag = if self.key.is_some() { "wm" } else { "plain" };
+        let tag = match (self.key, self.accounts) {
+            (Some(_), Some(_)) => "served",
+            (Some(_), None) => "wm",
+            (None, _) => "plain",
+        };
         dir.join(format!("{tag}-{name}.jsonl"))
     }
 }
@@ -72,7 +90,7 @@ pub fn teacher_corpus(
         prompts: spec.prompts,
         out: path,
         key: spec.key,
-        account: None,
+        served_to: spec.accounts.map_or(ServedTo::Nobody, ServedTo::PerPrompt),
         params: spec.params,
         max_tokens: spec.max_tokens,
         force: false,

@@ -32,7 +32,7 @@ pub mod question;
 mod template;
 pub mod trace;
 
-pub use batch::{Batch, BatchSummary, answer_record, run_batch};
+pub use batch::{Batch, BatchSummary, ServedTo, answer_record, run_batch};
 pub use chat::{Answer, Chat, PromptFormat};
 pub use error::WorkflowError;
 pub use models::GgufOptions;

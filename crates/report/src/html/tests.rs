@@ -71,7 +71,7 @@ fn investigation(
             tokens: tally.tokens,
             prefix: 36,
             prompt_window: 40,
-            duplicate: tally.tokens - tally.scored - 76,
+            duplicate: tally.tokens.saturating_sub(tally.scored + 76),
             tuples: tally.scored,
             ..TupleCounts::default()
         },
@@ -149,6 +149,7 @@ fn two_students() -> Report {
         cold.finding.reason
     );
     Report {
+        attribution: None,
         tool: "tracemark 0.1.0".into(),
         key_id: "69601ba2be0a2f8c".into(),
         scheme: "kgw(γ=0.25, δ=2) selfhash(h=3)".into(),
@@ -291,6 +292,7 @@ fn gumbel_and_edge_cases() {
     assert_eq!(empty.test.log10_p, 0.0);
 
     let report = Report {
+        attribution: None,
         tool: "tracemark test".into(),
         key_id: "0123456789abcdef".into(),
         scheme: "gumbel lefthash(h=2)".into(),
@@ -305,7 +307,7 @@ fn gumbel_and_edge_cases() {
         "the axis reaches the extreme point"
     );
     assert!(page.contains(&format!("true key: p = {}", fmt_p(lp))));
-    assert!(page.contains("no random-key controls were run"));
+    assert!(page.contains("no random keys were scored"));
     assert!(page.contains("no evidence curve: nothing was scored"));
     assert!(page.contains("class=\"t q5\""));
     assert!(page.contains("class=\"t q0\" title=\"score n/a\""));
@@ -327,6 +329,7 @@ fn single_investigation_leads_with_its_verdict() {
     assert!(verdict < page.find("What was tested").unwrap());
 
     let none = Report {
+        attribution: None,
         investigations: Vec::new(),
         ..report
     };
@@ -352,4 +355,52 @@ fn escapes_every_special_character() {
     assert_eq!(p_text(f64::NEG_INFINITY), "0");
     assert_eq!(p_text(0.0), "1");
     assert_eq!(p_text(-2.0), fmt_p(-2.0));
+}
+
+#[test]
+fn the_attribution_section_ranks_escapes_and_calibrates() {
+    use tracemark_radioactivity::{AttributionSection, RankedAccount, SetTestRow};
+    let mut report = two_students();
+    let evil = "<script>alert(1)</script>";
+    report.attribution = Some(AttributionSection {
+        suspect: "student-harvest".into(),
+        served_accounts: 200,
+        alpha: 1e-3,
+        scored: 12_000,
+        green: 5_000,
+        ranking: vec![
+            RankedAccount {
+                account: "acct-00032".into(),
+                rank: 1,
+                score: 900,
+                log10_p: -12.5,
+                attributed: true,
+            },
+            RankedAccount {
+                account: evil.into(),
+                rank: 2,
+                score: 640,
+                log10_p: -0.4,
+                attributed: false,
+            },
+        ],
+        attributed: vec!["acct-00032".into()],
+        set_tests: vec![SetTestRow {
+            name: "the harvesters".into(),
+            size: 3,
+            log10_p: -20.0,
+        }],
+        phantom_log10_p: uniform_controls(1000),
+        min_share: Some(0.042),
+        harvesters: Some(vec!["acct-00032".into()]),
+        harvesters_set_p: Some(1e-20),
+        innocent_set_p: Some(0.4),
+    });
+    let page = render(&report);
+    assert_page_contract(&page);
+    assert!(page.contains("Which accounts?"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains(evil));
+    assert!(page.contains("<b>attributed</b>"));
+    assert!(page.contains("1000 phantom accounts"));
+    assert!(page.contains("at least 4.2%"));
 }
