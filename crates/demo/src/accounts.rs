@@ -9,8 +9,9 @@ use tracemark_workflow::WorkflowError;
 use tracemark_workflow::distil::shuffled;
 use tracemark_workflow::trace::assumed_colour_rate;
 
-/// Share of the training prompts that the harvesters collect, split among them H : H−1 : … : 1.
-pub const HARVEST_SHARE: f64 = 0.5;
+/// Share of the training prompts that the harvesters collect, split among them in volumes
+/// 2H − 1 : 2H − 2 : … : H (for H = 3: 5 : 4 : 3); clean answers make up the rest.
+pub const HARVEST_SHARE: f64 = 0.75;
 
 /// Phantom accounts (ids never served) scored for the calibration plot.
 pub const PHANTOMS: usize = 1_000;
@@ -59,7 +60,7 @@ pub struct Serving {
 }
 
 /// Serves `prompts` training prompts: the harvesters take [`HARVEST_SHARE`] of them (in
-/// volumes H : … : 1), the innocent accounts the rest, round robin, all in seeded order.
+/// falling volumes), the innocent accounts the rest, round robin, all in seeded order.
 pub(crate) fn serve(story: AccountStory, prompts: usize, seed: u64) -> Serving {
     let accounts: Vec<String> = (0..story.accounts)
         .map(|i| format!("acct-{i:05}"))
@@ -74,14 +75,15 @@ pub(crate) fn serve(story: AccountStory, prompts: usize, seed: u64) -> Serving {
         .map(|&i| accounts[i].clone())
         .collect();
     let h = story.harvesters;
-    let weights: usize = (1..=h).sum();
+    let weight = |k: usize| 2 * h - 1 - k;
+    let weights: usize = (0..h).map(weight).sum();
     let harvest = (HARVEST_SHARE * prompts as f64).round() as usize;
     let prompt_order = shuffled(prompts, seed ^ 0x9a27);
     let mut served_to = vec![String::new(); prompts];
     let mut harvested = vec![false; prompts];
     let mut next = 0;
     for (k, account) in harvesters.iter().enumerate() {
-        let volume = (harvest * (h - k)).div_ceil(weights).min(prompts - next);
+        let volume = (harvest * weight(k)).div_ceil(weights).min(prompts - next);
         for &p in &prompt_order[next..next + volume] {
             served_to[p] = account.clone();
             harvested[p] = true;
@@ -191,14 +193,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn harvesters_take_half_the_prompts_in_falling_volumes() {
+    fn harvesters_take_three_quarters_of_the_prompts_in_falling_volumes() {
         let story = AccountStory::new(200, 3).unwrap();
         let s = serve(story, 200, 7);
         let volume = |a: &str| s.served_to.iter().filter(|x| *x == a).count();
         let v: Vec<usize> = s.harvesters.iter().map(|a| volume(a)).collect();
-        assert_eq!(v.iter().sum::<usize>(), 100, "{v:?}");
+        assert_eq!(v, [63, 50, 38], "{v:?}");
         assert!(v[0] > v[1] && v[1] > v[2], "{v:?}");
-        assert_eq!(s.harvested.iter().filter(|&&h| h).count(), 100);
+        assert_eq!(s.harvested.iter().filter(|&&h| h).count(), 151);
         assert!(s.innocent_set.iter().all(|a| !s.harvesters.contains(a)));
         assert!(s.served_to.iter().all(|a| !a.is_empty()));
         assert!(AccountStory::new(4, 3).is_err() && AccountStory::new(4, 0).is_err());

@@ -26,6 +26,9 @@ pub struct Scale {
     pub query_prompts: usize,
     /// Answers the investigator asks for per held-out prompt (sampled independently).
     pub query_repeats: usize,
+    /// The same for the student of the account story, which is traced to accounts: each
+    /// account's share of the signal is a fraction of the global one, so it needs more text.
+    pub trace_repeats: usize,
     /// Longest teacher answer, in tokens.
     pub teacher_tokens: usize,
     /// Longest student answer, in tokens.
@@ -48,6 +51,7 @@ impl Scale {
         train_prompts: 200,
         query_prompts: 126,
         query_repeats: 4,
+        trace_repeats: 8,
         teacher_tokens: 80,
         student_tokens: 256,
         small_rho: 0.05,
@@ -61,6 +65,7 @@ impl Scale {
         train_prompts: 24,
         query_prompts: 40,
         query_repeats: 1,
+        trace_repeats: 1,
         teacher_tokens: 64,
         student_tokens: 64,
         small_rho: 0.05,
@@ -288,12 +293,13 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
     // 3. The investigator questions every student with held-out prompts.
     progress.stage("3/4 questioning the students");
     progress.start(
-        ((students.len() + usize::from(harvest_student.is_some()))
-            * query.len()
-            * scale.query_repeats) as u64,
+        ((students.len() * scale.query_repeats
+            + usize::from(harvest_student.is_some()) * scale.trace_repeats)
+            * query.len()) as u64,
         "student answers",
     );
     let mut answer_files = Vec::new();
+    let plain_students = students.len();
     for (s, student) in students
         .iter_mut()
         .chain(harvest_student.as_mut())
@@ -302,7 +308,11 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
         let path = options.out.join(format!("{}-answers.jsonl", student.name));
         let questioning = Questioning {
             prompts: &query,
-            repeats: scale.query_repeats,
+            repeats: if s < plain_students {
+                scale.query_repeats
+            } else {
+                scale.trace_repeats
+            },
             max_tokens: scale.student_tokens,
             seed: options
                 .seed
