@@ -413,6 +413,12 @@ pub struct TraceArgs {
     /// tokenizer.json or GGUF whose tokenizer the watermark used [default: the bundled SmolLM2 tokenizer].
     #[arg(long, value_name = "TOKENIZER")]
     pub tokenizer: Option<PathBuf>,
+    /// Write report.html and report.json (with the attribution section) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Replace the report already in the --report folder.
+    #[arg(long, requires = "report")]
+    pub force: bool,
     /// Accounts listed in the human output (the JSON lists all).
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::json;
 use tracemark_io::{Prompts, Source, TextTokenizer, read_accounts};
-use tracemark_radioactivity::{ControlOptions, fmt_p};
+use tracemark_radioactivity::{ControlOptions, Report, fmt_p};
 use tracemark_workflow::Bars;
 use tracemark_workflow::investigate::{Examination, Probe};
 use tracemark_workflow::trace::{Tracing, trace};
@@ -14,6 +14,9 @@ use crate::args::TraceArgs;
 use crate::out::{outln, warn_key_permissions};
 
 pub fn run(a: &TraceArgs) -> Result<ExitCode> {
+    if let Some(dir) = &a.report {
+        tracemark_report::check_report_dir(dir, a.force)?;
+    }
     let key = tracemark_io::read_key(&a.key)?;
     warn_key_permissions(&a.key);
     let accounts = read_accounts(&a.accounts)?;
@@ -41,13 +44,18 @@ pub fn run(a: &TraceArgs) -> Result<ExitCode> {
                 keys: a.controls,
                 seed: a.control_seed,
             },
-            samples: 0,
+            samples: if a.report.is_some() { 5 } else { 0 },
         },
         accounts: &accounts,
         suspected: suspected.as_deref(),
     };
     let traced = trace(tracing, &bars)?;
     let (inv, at) = (&traced.investigation, &traced.attribution);
+    if let Some(dir) = &a.report {
+        let mut report = Report::new(&key, vec![inv.clone()]);
+        report.attribution = Some(traced.section(Vec::new()));
+        tracemark_report::write_report(dir, &report)?;
+    }
     if a.json {
         let v = json!({
             "verdict": inv.finding.verdict.label(),
@@ -118,6 +126,9 @@ pub fn run(a: &TraceArgs) -> Result<ExitCode> {
              suspect's text can give: no account can be attributed at this amount of text"
         )?,
         _ => outln!("power:    no account can be attributed at this amount of text")?,
+    }
+    if let Some(dir) = &a.report {
+        outln!("report:   {}", dir.join("report.html").display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

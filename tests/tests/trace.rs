@@ -101,6 +101,32 @@ fn leaked_accounts_rank_first_and_bad_input_is_refused() {
     assert!(v["set_test"]["p_value"].as_f64().unwrap() < 1e-6, "{v}");
     assert!(v["power"].is_object(), "{v}");
 
+    // The evidence report: the radioactivity test plus the attribution section.
+    sb.run(&[
+        "trace",
+        "--key",
+        key,
+        "--suspect-outputs",
+        "leaked.jsonl",
+        "--accounts",
+        "accounts.txt",
+        "--controls",
+        "20",
+        "--report",
+        "evidence",
+    ])
+    .ok();
+    let report: Value = serde_json::from_slice(&sb.read("evidence/report.json")).unwrap();
+    let a = &report["attribution"];
+    assert_eq!(a["served_accounts"], 50, "{a}");
+    assert_eq!(a["phantom_log10_p"].as_array().unwrap().len(), 1000);
+    assert_eq!(
+        a["ranking"][0]["account"], v["accounts"][0]["account"],
+        "{a}"
+    );
+    let html = String::from_utf8(sb.read("evidence/report.html")).unwrap();
+    assert!(html.contains("Which accounts?") && !html.contains("<script"));
+
     // Bad input: one line each, exit status 2, never the secret.
     sb.keygen("plain.key", &[]);
     sb.write("unknown.txt", "mallory\n");

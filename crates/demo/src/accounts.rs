@@ -4,20 +4,14 @@
 
 use tracemark_attribution::{Attribution, ColourTable, attribute};
 use tracemark_core::{AccountLayer, Key, Watermark};
-use tracemark_radioactivity::{AttributionSection, RankedAccount, SetTestRow};
+use tracemark_radioactivity::{AttributionSection, SetTestRow};
 use tracemark_workflow::WorkflowError;
 use tracemark_workflow::distil::shuffled;
-use tracemark_workflow::trace::assumed_colour_rate;
+use tracemark_workflow::trace::{assumed_colour_rate, phantoms, section};
 
 /// Share of the training prompts that the harvesters collect, split among them in volumes
 /// 2H − 1 : 2H − 2 : … : H (for H = 3: 5 : 4 : 3); clean answers make up the rest.
 pub const HARVEST_SHARE: f64 = 0.75;
-
-/// Phantom accounts (ids never served) scored for the calibration plot.
-pub const PHANTOMS: usize = 1_000;
-
-/// Accounts shown in the report's ranking.
-const RANKED: usize = 25;
 
 /// How many accounts the teacher serves, and how many of them harvest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,14 +114,15 @@ pub(crate) fn master(key: &Key) -> Result<Key, WorkflowError> {
     Ok(key.clone().with_accounts(layer)?)
 }
 
-/// Attributes the student's colour table and builds the report section.
+/// Attributes the student's colour table and builds the report section, with the set
+/// tests of the harvesters and of the innocent set.
 pub(crate) fn attribute_student(
     master: &Key,
     table: &ColourTable,
     serving: &Serving,
     suspect: &str,
     alpha: f64,
-) -> Result<(Attribution, AttributionSection), WorkflowError> {
+) -> Result<AttributionSection, WorkflowError> {
     let wm = Watermark::new(master);
     let rate = assumed_colour_rate(master.accounts().expect("a master key"));
     let harvest = attribute(
@@ -146,8 +141,6 @@ pub(crate) fn attribute_student(
         alpha,
         rate,
     )?;
-    let phantoms: Vec<String> = (0..PHANTOMS).map(|i| format!("phantom-{i:05}")).collect();
-    let calibration = attribute(&wm, table, &phantoms, None, alpha, rate)?;
     let set = |a: &Attribution, name: &str| {
         let s = a.set_test.as_ref().expect("a set was given");
         SetTestRow {
@@ -156,36 +149,22 @@ pub(crate) fn attribute_student(
             log10_p: s.log10_p,
         }
     };
-    let section = AttributionSection {
-        suspect: suspect.to_string(),
-        served_accounts: serving.accounts.len(),
+    let mut harvest_only = harvest.clone();
+    harvest_only.set_test = None;
+    let mut section = section(
+        suspect,
+        &harvest_only,
         alpha,
-        scored: harvest.scored,
-        green: harvest.green,
-        ranking: harvest
-            .accounts
-            .iter()
-            .take(RANKED)
-            .map(|e| RankedAccount {
-                account: e.account.clone(),
-                rank: e.rank,
-                score: e.score,
-                log10_p: e.log10_p,
-                attributed: harvest.attributed.contains(&e.account),
-            })
-            .collect(),
-        attributed: harvest.attributed.clone(),
-        set_tests: vec![
+        vec![
             set(&harvest, "the harvesters"),
             set(&innocent, "as many innocent accounts"),
         ],
-        phantom_log10_p: calibration.accounts.iter().map(|e| e.log10_p).collect(),
-        min_share: harvest.power.min_share,
-        harvesters: Some(serving.harvesters.clone()),
-        harvesters_set_p: harvest.set_test.as_ref().map(|s| s.p_value),
-        innocent_set_p: innocent.set_test.as_ref().map(|s| s.p_value),
-    };
-    Ok((harvest, section))
+        phantoms(&wm, table, alpha)?,
+    );
+    section.harvesters = Some(serving.harvesters.clone());
+    section.harvesters_set_p = harvest.set_test.as_ref().map(|s| s.p_value);
+    section.innocent_set_p = innocent.set_test.as_ref().map(|s| s.p_value);
+    Ok(section)
 }
 
 #[cfg(test)]

@@ -412,7 +412,7 @@ pub fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoOutcome
             &tracemark_core::Watermark::new(master),
             &tuples,
         )?;
-        let (_, section) = attribute_student(master, &table, serving, &inv.suspect, DEFAULT_ALPHA)?;
+        let section = attribute_student(master, &table, serving, &inv.suspect, DEFAULT_ALPHA)?;
         investigations.push(inv);
         attribution = Some((section, serving.clone()));
     }

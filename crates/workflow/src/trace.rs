@@ -4,7 +4,7 @@
 use serde::Serialize;
 use tracemark_attribution::{Attribution, ColourTable, attribute, check_accounts};
 use tracemark_core::Watermark;
-use tracemark_radioactivity::Investigation;
+use tracemark_radioactivity::{AttributionSection, Investigation, RankedAccount, SetTestRow};
 
 use crate::investigate::{Examination, examine_tuples};
 use crate::{Progress, WorkflowError};
@@ -29,6 +29,12 @@ pub struct Tracing<'a> {
     pub suspected: Option<&'a [String]>,
 }
 
+/// Phantom accounts (ids never served) scored for the report's calibration plot.
+pub const PHANTOMS: usize = 1_000;
+
+/// Accounts shown in the report's ranking.
+pub const RANKED: usize = 25;
+
 /// The radioactivity verdict and the attribution.
 #[derive(Debug, Clone, Serialize)]
 pub struct Traced {
@@ -36,6 +42,85 @@ pub struct Traced {
     pub investigation: Investigation,
     /// The accounts.
     pub attribution: Attribution,
+    /// log10 p of [`PHANTOMS`] phantom accounts, the calibration.
+    pub phantom_log10_p: Vec<f64>,
+}
+
+impl Traced {
+    /// The report's attribution section; `extra_sets` are further named set tests.
+    pub fn section(&self, extra_sets: Vec<SetTestRow>) -> AttributionSection {
+        section(
+            &self.investigation.suspect,
+            &self.attribution,
+            self.investigation.alpha,
+            extra_sets,
+            self.phantom_log10_p.clone(),
+        )
+    }
+}
+
+/// The report's attribution section of `a`.
+pub fn section(
+    suspect: &str,
+    a: &Attribution,
+    alpha: f64,
+    extra_sets: Vec<SetTestRow>,
+    phantom_log10_p: Vec<f64>,
+) -> AttributionSection {
+    let mut set_tests: Vec<SetTestRow> = a
+        .set_test
+        .iter()
+        .map(|s| SetTestRow {
+            name: "the suspected accounts".into(),
+            size: s.size,
+            log10_p: s.log10_p,
+        })
+        .collect();
+    set_tests.extend(extra_sets);
+    AttributionSection {
+        suspect: suspect.to_string(),
+        served_accounts: a.accounts.len(),
+        alpha,
+        scored: a.scored,
+        green: a.green,
+        ranking: a
+            .accounts
+            .iter()
+            .take(RANKED)
+            .map(|e| RankedAccount {
+                account: e.account.clone(),
+                rank: e.rank,
+                score: e.score,
+                log10_p: e.log10_p,
+                attributed: a.attributed.contains(&e.account),
+            })
+            .collect(),
+        attributed: a.attributed.clone(),
+        set_tests,
+        phantom_log10_p,
+        min_share: a.power.min_share,
+        harvesters: None,
+        harvesters_set_p: None,
+        innocent_set_p: None,
+    }
+}
+
+/// log10 p of [`PHANTOMS`] phantom accounts on `table`: draws from the null.
+pub fn phantoms(
+    wm: &Watermark,
+    table: &ColourTable,
+    alpha: f64,
+) -> Result<Vec<f64>, WorkflowError> {
+    let ids: Vec<String> = (0..PHANTOMS).map(|i| format!("phantom-{i:05}")).collect();
+    let rate = assumed_colour_rate(
+        wm.accounts()
+            .ok_or(tracemark_attribution::AttributionError::NotAMasterKey)?,
+    );
+    Ok(attribute(wm, table, &ids, None, alpha, rate)?
+        .accounts
+        .iter()
+        .map(|e| e.log10_p)
+        .collect())
 }
 
 /// Runs the radioactivity test, then attributes its tuples to `accounts`. The key, the
@@ -55,5 +140,6 @@ pub fn trace(t: Tracing<'_>, progress: &dyn Progress) -> Result<Traced, Workflow
     Ok(Traced {
         investigation,
         attribution,
+        phantom_log10_p: phantoms(&wm, &table, alpha)?,
     })
 }
