@@ -382,16 +382,32 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("suspect").required(true).args(["suspect_outputs", "suspect_model"])))]
 pub struct TraceArgs {
     /// The provider's master key (tracemark keygen --accounts).
     #[arg(long, value_name = "MASTER")]
     pub key: PathBuf,
-    /// The suspect's answers, or watermarked text it republished (JSONL with "response" or "text", and "prompt"; or plain text).
+    /// Closed: the suspect's answers, or watermarked text it republished (JSONL with "response" or "text", and "prompt"; or plain text).
     #[arg(long, value_name = "OUT.jsonl")]
-    pub suspect_outputs: PathBuf,
-    /// The prompts, when the answers do not carry them (matched by "id", else by order).
-    #[arg(long, value_name = "P.jsonl")]
+    pub suspect_outputs: Option<PathBuf>,
+    /// Closed: the prompts, when the answers do not carry them (matched by "id", else by order).
+    #[arg(long, value_name = "P.jsonl", requires = "suspect_outputs")]
     pub prompts: Option<PathBuf>,
+    /// Open weights: the suspect, a GGUF model or a `tracemark distill` student (must share the watermark's tokenizer), reads each account's served answers.
+    #[arg(long, value_name = "SUSPECT", requires = "watermarked")]
+    pub suspect_model: Option<PathBuf>,
+    /// Open weights: the answers served under the master key (JSONL records with "account", as `generate --account` writes them).
+    #[arg(long, value_name = "SERVED.jsonl", requires = "suspect_model")]
+    pub watermarked: Option<PathBuf>,
+    /// Open weights: served answers read per account (the first ones in the file).
+    #[arg(long, value_name = "N", default_value_t = tracemark_workflow::trace_reading::DEFAULT_PER_ACCOUNT, requires = "suspect_model")]
+    pub per_account: usize,
+    /// Open weights: CPU threads for a GGUF suspect.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub threads: usize,
+    /// Open weights: show llama.cpp's own log.
+    #[arg(long)]
+    pub verbose: bool,
     /// The account ids that were served, one per line.
     #[arg(long, value_name = "ACCOUNTS")]
     pub accounts: PathBuf,
@@ -408,7 +424,7 @@ pub struct TraceArgs {
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub control_seed: u64,
     /// Keep tuples whose window occurs in the prompt (invalid with watermarked prompts: for demonstrations only).
-    #[arg(long)]
+    #[arg(long, requires = "suspect_outputs")]
     pub no_prompt_exclusion: bool,
     /// tokenizer.json or GGUF whose tokenizer the watermark used [default: the bundled SmolLM2 tokenizer].
     #[arg(long, value_name = "TOKENIZER")]

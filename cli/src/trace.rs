@@ -6,9 +6,11 @@ use anyhow::Result;
 use serde_json::json;
 use tracemark_io::{Prompts, Source, TextTokenizer, read_accounts};
 use tracemark_radioactivity::{ControlOptions, Report, fmt_p};
-use tracemark_workflow::Bars;
 use tracemark_workflow::investigate::{Examination, Probe};
+use tracemark_workflow::models::suspect_model;
 use tracemark_workflow::trace::{Tracing, trace};
+use tracemark_workflow::trace_reading::{ReadTracing, trace_reading};
+use tracemark_workflow::{Bars, GgufOptions};
 
 use crate::args::TraceArgs;
 use crate::out::{outln, warn_key_permissions};
@@ -22,34 +24,63 @@ pub fn run(a: &TraceArgs) -> Result<ExitCode> {
     let accounts = read_accounts(&a.accounts)?;
     let suspected = a.suspected.as_deref().map(read_accounts).transpose()?;
     let tokenizer = TextTokenizer::load_or_default(a.tokenizer.as_deref())?;
+    let controls = ControlOptions {
+        keys: a.controls,
+        seed: a.control_seed,
+    };
     let prompts = a
         .prompts
         .as_ref()
         .map(|p| Prompts::read(&Source::File(p.clone())))
         .transpose()?;
     let bars = Bars::new(a.json);
-    let tracing = Tracing {
-        examination: Examination {
-            key: &key,
-            tokenizer: &tokenizer,
-            probe: Probe::Answers {
-                path: &a.suspect_outputs,
-                prompts: prompts.as_ref(),
-                exclude_prompts: !a.no_prompt_exclusion,
-            },
-            filter: None,
-            suspect: a.suspect_outputs.display().to_string(),
-            alpha: a.alpha,
-            controls: ControlOptions {
-                keys: a.controls,
-                seed: a.control_seed,
-            },
-            samples: if a.report.is_some() { 5 } else { 0 },
-        },
-        accounts: &accounts,
-        suspected: suspected.as_deref(),
+    let (traced, reading) = match (&a.suspect_outputs, &a.suspect_model) {
+        (Some(outputs), _) => {
+            let tracing = Tracing {
+                examination: Examination {
+                    key: &key,
+                    tokenizer: &tokenizer,
+                    probe: Probe::Answers {
+                        path: outputs,
+                        prompts: prompts.as_ref(),
+                        exclude_prompts: !a.no_prompt_exclusion,
+                    },
+                    filter: None,
+                    suspect: outputs.display().to_string(),
+                    alpha: a.alpha,
+                    controls,
+                    samples: if a.report.is_some() { 5 } else { 0 },
+                },
+                accounts: &accounts,
+                suspected: suspected.as_deref(),
+            };
+            (trace(tracing, &bars)?, None)
+        }
+        (None, Some(model)) => {
+            let served = a.watermarked.as_ref().expect("clap requires --watermarked");
+            tracemark_workflow::trace::require_master(&key)?;
+            let options = GgufOptions {
+                threads: a.threads,
+                verbose: a.verbose,
+            };
+            let mut weights = suspect_model(model, &options)?;
+            let tracing = ReadTracing {
+                key: &key,
+                tokenizer: &tokenizer,
+                model: weights.as_mut(),
+                served,
+                per_account: a.per_account,
+                accounts: &accounts,
+                suspected: suspected.as_deref(),
+                suspect: model.display().to_string(),
+                alpha: a.alpha,
+                controls,
+            };
+            let (traced, summary) = trace_reading(tracing, &bars)?;
+            (traced, Some(summary))
+        }
+        (None, None) => unreachable!("clap requires a suspect"),
     };
-    let traced = trace(tracing, &bars)?;
     let (inv, at) = (&traced.investigation, &traced.attribution);
     if let Some(dir) = &a.report {
         let mut report = Report::new(&key, vec![inv.clone()]);
@@ -67,15 +98,41 @@ pub fn run(a: &TraceArgs) -> Result<ExitCode> {
             "attributed": at.attributed,
             "set_test": at.set_test,
             "power": at.power,
+            "unread": at.unread,
+            "reading": reading,
         });
         outln!("{v}")?;
         return Ok(ExitCode::SUCCESS);
     }
     crate::radioactivity::print_human(inv, a.no_prompt_exclusion)?;
     outln!()?;
+    if let Some(r) = &reading {
+        outln!(
+            "read:     {} of {} served answers ({} per account at most), {} tokens, from {} \
+             accounts; each account is tested on its own answers{}",
+            r.answers_read,
+            r.answers_served,
+            r.per_account,
+            r.tokens_read,
+            r.accounts_read,
+            if at.unread.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} listed accounts have no served answer (not tested)",
+                    at.unread.len()
+                )
+            }
+        )?;
+    }
     outln!(
-        "accounts: {} served; {} distinct tuples scored, {} green; null mean score {:.1}",
-        at.accounts.len(),
+        "accounts: {} served{}; {} distinct tuples scored, {} green; null mean score {:.1}",
+        accounts.len(),
+        if reading.is_some() {
+            format!(", {} tested", at.accounts.len())
+        } else {
+            String::new()
+        },
         at.scored,
         at.green,
         at.null_mean
@@ -86,8 +143,11 @@ pub fn run(a: &TraceArgs) -> Result<ExitCode> {
         } else {
             ""
         };
+        let read = e
+            .answers_read
+            .map_or(String::new(), |n| format!("  read {n:>3}"));
         outln!(
-            "  {:>4}. {:<32} score {:>8}  p = {:<10} {mark}",
+            "  {:>4}. {:<32} score {:>8}{read}  p = {:<10} {mark}",
             e.rank,
             e.account,
             e.score,
@@ -116,9 +176,14 @@ pub fn run(a: &TraceArgs) -> Result<ExitCode> {
     match (p.min_excess, p.min_share) {
         (Some(excess), Some(share)) => outln!(
             "power:    an account is attributed once its colour is {excess:.0} green tuples above \
-             chance: at least {:.1}% of this suspect's green tuples from its answers (at best, \
-             if they carry its colour at rate {:.2})",
+             chance: at least {:.1}% of {} (at best, if they carry its colour at rate {:.2})",
             100.0 * share,
+            if reading.is_some() {
+                "the green tuples of its reading learned from its answers, for an account of \
+                 median reading"
+            } else {
+                "this suspect's green tuples from its answers"
+            },
             p.colour_rate
         )?,
         (Some(excess), None) => outln!(

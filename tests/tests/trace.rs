@@ -1,12 +1,15 @@
 //! End-to-end: `tracemark generate --account` on the real model serves answers to two
 //! accounts, which leak verbatim; `tracemark trace` must rank those two first among 50
-//! served accounts, give their set a small p-value, and refuse bad input in one line.
+//! served accounts, give their set a small p-value, and refuse bad input in one line. Then
+//! open weights: a student distilled from alice's answers reads both accounts' served
+//! answers (`trace --suspect-model`); alice must be attributed and bob, whose answers to the
+//! same prompts it never saw, must not.
 
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 use tracemark_core::{AccountLayer, Key, WatermarkConfig};
-use tracemark_tests::{Sandbox, assert_no_secret};
+use tracemark_tests::{Output, Sandbox, assert_no_secret};
 
 const PROMPTS: &str = "Explain how rain forms.\nWhy is the sky blue?\nWhat is a prime number?\n\
     Describe a good breakfast.\nHow do bicycles stay upright?\nWrite a short story about a lighthouse.\n";
@@ -25,6 +28,24 @@ fn master(sb: &Sandbox) -> &'static str {
     )
     .unwrap();
     "master.key"
+}
+
+/// The closed suspect: answers that leaked verbatim.
+const LEAKED: &[&str] = &["--suspect-outputs", "leaked.jsonl"];
+/// The open suspect: the student distilled from alice's answers reads the leaked answers.
+const STUDENT: &[&str] = &[
+    "--suspect-model",
+    "student.tmst",
+    "--watermarked",
+    "leaked.jsonl",
+];
+
+/// `tracemark trace --key KEY` over the 50 served accounts, with `suspect` and `extra`.
+fn trace(sb: &Sandbox, key: &str, suspect: &[&str], extra: &[&str]) -> Output {
+    let mut args = vec!["trace", "--key", key, "--accounts", "accounts.txt"];
+    args.extend_from_slice(suspect);
+    args.extend_from_slice(extra);
+    sb.run(&args)
 }
 
 #[test]
@@ -65,20 +86,12 @@ fn leaked_accounts_rank_first_and_bad_input_is_refused() {
     sb.write("accounts.txt", accounts.join("\n") + "\n");
     sb.write("set.txt", "alice\nbob\n");
 
-    let run = sb.run(&[
-        "trace",
-        "--key",
+    let run = trace(
+        &sb,
         key,
-        "--suspect-outputs",
-        "leaked.jsonl",
-        "--accounts",
-        "accounts.txt",
-        "--suspected",
-        "set.txt",
-        "--controls",
-        "50",
-        "--json",
-    ]);
+        LEAKED,
+        &["--suspected", "set.txt", "--controls", "50", "--json"],
+    );
     let v = run.ok().json();
     assert_eq!(v["verdict"], "RADIOACTIVE", "{v}");
     let ranked: Vec<&str> = v["accounts"]
@@ -102,19 +115,12 @@ fn leaked_accounts_rank_first_and_bad_input_is_refused() {
     assert!(v["power"].is_object(), "{v}");
 
     // The evidence report: the radioactivity test plus the attribution section.
-    sb.run(&[
-        "trace",
-        "--key",
+    trace(
+        &sb,
         key,
-        "--suspect-outputs",
-        "leaked.jsonl",
-        "--accounts",
-        "accounts.txt",
-        "--controls",
-        "20",
-        "--report",
-        "evidence",
-    ])
+        LEAKED,
+        &["--controls", "20", "--report", "evidence"],
+    )
     .ok();
     let report: Value = serde_json::from_slice(&sb.read("evidence/report.json")).unwrap();
     let a = &report["attribution"];
@@ -126,6 +132,44 @@ fn leaked_accounts_rank_first_and_bad_input_is_refused() {
     );
     let html = String::from_utf8(sb.read("evidence/report.html")).unwrap();
     assert!(html.contains("Which accounts?") && !html.contains("<script"));
+
+    // Open weights: the student trained on alice's answers reads every account's answers.
+    sb.run(&[
+        "distill",
+        "--train",
+        "served-alice.jsonl",
+        "--out",
+        "student.tmst",
+    ])
+    .ok();
+    let run = trace(
+        &sb,
+        key,
+        STUDENT,
+        &["--suspected", "set.txt", "--controls", "50", "--json"],
+    );
+    let o = run.ok().json();
+    assert_eq!(o["verdict"], "RADIOACTIVE", "{o}");
+    assert_eq!(o["reading"]["accounts_read"], 2, "{o}");
+    assert_eq!(o["reading"]["answers_read"], 8, "{o}");
+    assert_eq!(o["unread"].as_array().unwrap().len(), 48, "{o}");
+    assert_eq!(o["accounts"][0]["account"], "alice", "{o}");
+    assert_eq!(o["accounts"][0]["answers_read"], 4, "{o}");
+    assert_eq!(o["attributed"], serde_json::json!(["alice"]), "{o}");
+    assert!(o["accounts"][1]["p_value"].as_f64().unwrap() > 0.01, "{o}");
+    assert!(o["set_test"]["p_value"].as_f64().unwrap() < 1e-3, "{o}");
+    trace(
+        &sb,
+        key,
+        STUDENT,
+        &["--controls", "20", "--report", "open-evidence"],
+    )
+    .ok();
+    let report: Value = serde_json::from_slice(&sb.read("open-evidence/report.json")).unwrap();
+    let a = &report["attribution"];
+    assert_eq!(a["served_accounts"], 50, "{a}");
+    assert_eq!(a["ranking"][0]["answers_read"], 4, "{a}");
+    assert_eq!(a["phantom_log10_p"].as_array().unwrap().len(), 1000);
 
     // Bad input: one line each, exit status 2, never the secret.
     sb.keygen("plain.key", &[]);
@@ -191,5 +235,22 @@ fn leaked_accounts_rank_first_and_bad_input_is_refused() {
     ]);
     assert!(plain.error().contains("master key"));
     outputs.push(plain);
+    let unmarked = trace(
+        &sb,
+        key,
+        &[
+            "--suspect-model",
+            "student.tmst",
+            "--watermarked",
+            "nothing.jsonl",
+        ],
+        &[],
+    );
+    assert!(
+        unmarked.error().contains("no \"account\""),
+        "{}",
+        unmarked.error()
+    );
+    outputs.push(unmarked);
     assert_no_secret(&secret, &outputs.iter().collect::<Vec<_>>());
 }

@@ -10,6 +10,8 @@
 //! 2. [`attribute`]: every account's score and p-value, a Holm step-down list of attributed
 //!    accounts at family-wise level α, the set test for a suspected subset, and the power
 //!    statement (the smallest signal an account needs to be attributed at this N).
+//! 3. Open weights ([`attribute_readings`]): each account's own served answers are read
+//!    through the suspect, so each account has its own table and its own exact test.
 //!
 //! The p-values are valid under the hard null, a suspect trained on other accounts'
 //! answers; phantom accounts (ids never served) are draws from that null, and the tests of
@@ -18,10 +20,12 @@
 
 mod null;
 mod rank;
+mod reading;
 mod table;
 
 pub use null::AccountNull;
 pub use rank::{AccountEvidence, Attribution, Power, SetTest, attribute, check_accounts, holm};
+pub use reading::{AccountTable, attribute_readings, phantom_readings};
 pub use table::ColourTable;
 
 /// Errors of attribution. Messages are one line.

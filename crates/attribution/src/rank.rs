@@ -22,6 +22,9 @@ pub struct AccountEvidence {
     pub p_value: f64,
     /// 1 for the strongest evidence.
     pub rank: usize,
+    /// Open weights: how many of the account's served answers were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers_read: Option<u64>,
 }
 
 /// The set test: did the suspect learn from the answers served to these accounts?
@@ -71,6 +74,9 @@ pub struct Attribution {
     pub set_test: Option<SetTest>,
     /// The power statement.
     pub power: Power,
+    /// Open weights: served accounts with no answer to read (not tested).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<String>,
 }
 
 /// Attributes the suspect whose colour table is `table` over `accounts` (the served ids),
@@ -84,13 +90,7 @@ pub fn attribute(
     alpha: f64,
     colour_rate: f64,
 ) -> Result<Attribution, AttributionError> {
-    if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(AttributionError::Alpha(alpha));
-    }
-    if wm.accounts().is_none() {
-        return Err(AttributionError::NotAMasterKey);
-    }
-    check_accounts(accounts, suspected)?;
+    check_inputs(wm, accounts, suspected, alpha)?;
     let null = AccountNull::new(table);
     let scores: Vec<u64> = accounts
         .par_iter()
@@ -107,22 +107,11 @@ pub fn attribute(
                 log10_p,
                 p_value: 10f64.powf(log10_p),
                 rank: 0,
+                answers_read: None,
             }
         })
         .collect();
-    evidence.sort_by(|a, b| {
-        a.log10_p
-            .total_cmp(&b.log10_p)
-            .then_with(|| a.account.cmp(&b.account))
-    });
-    for (i, e) in evidence.iter_mut().enumerate() {
-        e.rank = i + 1;
-    }
-    let log10_ps: Vec<f64> = evidence.iter().map(|e| e.log10_p).collect();
-    let attributed = evidence[..holm(&log10_ps, alpha)]
-        .iter()
-        .map(|e| e.account.clone())
-        .collect();
+    let attributed = rank(&mut evidence, alpha);
     let set_test = suspected.map(|set| {
         let index: rustc_hash::FxHashMap<&str, u64> = accounts
             .iter()
@@ -147,7 +136,43 @@ pub fn attribute(
         attributed,
         set_test,
         power,
+        unread: Vec::new(),
     })
+}
+
+/// Sorts `evidence` strongest first (ties by id), numbers the ranks, and returns the ids
+/// that Holm's step-down attributes at family-wise level α.
+pub(crate) fn rank(evidence: &mut [AccountEvidence], alpha: f64) -> Vec<String> {
+    evidence.sort_by(|a, b| {
+        a.log10_p
+            .total_cmp(&b.log10_p)
+            .then_with(|| a.account.cmp(&b.account))
+    });
+    for (i, e) in evidence.iter_mut().enumerate() {
+        e.rank = i + 1;
+    }
+    let log10_ps: Vec<f64> = evidence.iter().map(|e| e.log10_p).collect();
+    evidence[..holm(&log10_ps, alpha)]
+        .iter()
+        .map(|e| e.account.clone())
+        .collect()
+}
+
+/// The checks shared by both attributions: a level in (0, 1), a master key, and an
+/// account list as [`check_accounts`] wants it.
+pub(crate) fn check_inputs(
+    wm: &Watermark,
+    accounts: &[String],
+    suspected: Option<&[String]>,
+    alpha: f64,
+) -> Result<(), AttributionError> {
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return Err(AttributionError::Alpha(alpha));
+    }
+    if wm.accounts().is_none() {
+        return Err(AttributionError::NotAMasterKey);
+    }
+    check_accounts(accounts, suspected)
 }
 
 /// Checks an account list and a suspected set before any work: the list is non-empty
@@ -193,7 +218,13 @@ pub fn holm(log10_ps: &[f64], alpha: f64) -> usize {
         .count()
 }
 
-fn power(null: &AccountNull, table: &ColourTable, k: usize, alpha: f64, colour_rate: f64) -> Power {
+pub(crate) fn power(
+    null: &AccountNull,
+    table: &ColourTable,
+    k: usize,
+    alpha: f64,
+    colour_rate: f64,
+) -> Power {
     let threshold = null.threshold((alpha / k as f64).log10());
     let min_excess = threshold.map(|t| t as f64 - null.mean());
     let r = f64::from(table.layer().colours());

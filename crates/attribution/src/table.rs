@@ -24,7 +24,18 @@ pub struct ColourTable {
 impl ColourTable {
     /// Scores every tuple of `tuples` under the master key `wm` and files the green ones.
     /// Under MinHash, tuples that share a PRF input are counted once, as the global test does.
+    /// An empty set of tuples is an error: the suspect gave nothing to attribute.
     pub fn from_tuples(wm: &Watermark, tuples: &TupleSet) -> Result<Self, AttributionError> {
+        let table = Self::tally(wm, tuples)?;
+        if table.scored == 0 {
+            return Err(AttributionError::NoScorableTuples);
+        }
+        Ok(table)
+    }
+
+    /// [`Self::from_tuples`], where an empty table is a valid answer (one account's reading
+    /// in open-weights attribution may give nothing to score; its score is then 0, p = 1).
+    pub fn tally(wm: &Watermark, tuples: &TupleSet) -> Result<Self, AttributionError> {
         let layer = *wm.accounts().ok_or(AttributionError::NotAMasterKey)?;
         let mut table = Self::empty(layer);
         let mut scorer = Scorer::new(wm, wm.config().seeding.kind == SeedingKind::MinHash);
@@ -32,9 +43,6 @@ impl ColourTable {
             if let Some(word) = scorer.word_tuple(window, token) {
                 table.add_word(wm, word);
             }
-        }
-        if table.scored == 0 {
-            return Err(AttributionError::NoScorableTuples);
         }
         Ok(table)
     }

@@ -4,10 +4,10 @@
 //! get super-uniform p-values, a family-wise error of the attributed list at most α, and
 //! super-uniform set tests. The guilty accounts must be found (power sanity).
 
-use tracemark_attribution::{ColourTable, attribute};
+use tracemark_attribution::{Attribution, ColourTable, attribute};
 use tracemark_core::{AccountLayer, Key, Watermark, WatermarkConfig};
 use tracemark_embed::{Embedder, SamplingParams, generate};
-use tracemark_radioactivity::TupleSet;
+use tracemark_radioactivity::{TupleSet, read_with_model};
 use tracemark_student::{SpecialTokens, StudentConfig, Trainer};
 
 const V: usize = 1000;
@@ -38,13 +38,21 @@ fn toy_logits(previous: u32, out: &mut [f32]) {
 
 /// Answers served to `account`: `n` sequences of 150 tokens.
 fn served(key: &Key, account: &str, seed: u64, n: u64) -> Vec<Vec<u32>> {
+    toy_answers(Some((key, account)), seed, n)
+}
+
+/// `n` toy answers of 150 tokens, watermarked for an account or (`None`) not at all.
+fn toy_answers(served_to: Option<(&Key, &str)>, seed: u64, n: u64) -> Vec<Vec<u32>> {
     let mut logits = vec![0f32; V];
     (0..n)
         .map(|i| {
             let params = SamplingParams::new(1.0, 0, 1.0, seed * 1000 + i).unwrap();
-            let mut e = Embedder::new(Some(key), params)
-                .with_account(account)
-                .unwrap();
+            let mut e = match served_to {
+                Some((key, account)) => Embedder::new(Some(key), params)
+                    .with_account(account)
+                    .unwrap(),
+                None => Embedder::new(None, params),
+            };
             let mut tokens = vec![(seed % 97) as u32 + 1, i as u32 + 2, 3];
             for _ in 0..150 {
                 toy_logits(*tokens.last().unwrap(), &mut logits);
@@ -63,6 +71,79 @@ fn one_sided_ks(mut p: Vec<f64>) -> f64 {
         .enumerate()
         .map(|(i, &x)| (i + 1) as f64 / n - x)
         .fold(0.0, f64::max)
+}
+
+/// What one validity test gathers over its masters.
+#[derive(Default)]
+struct Tally {
+    /// p-values of accounts under the null (phantom or innocent).
+    null_p: Vec<f64>,
+    /// p-values of set tests of null accounts.
+    set_p: Vec<f64>,
+    /// Families (attributions) and those that attributed a null account.
+    families: u64,
+    false_attributions: u64,
+    /// Guilty accounts attributed, and guilty sets at p < 1e-3.
+    guilty_found: u64,
+    guilty_sets_strong: u64,
+}
+
+impl Tally {
+    /// Files one attribution whose null accounts are those of `is_null`, and whose set test
+    /// (if any) is of null accounts; guilty accounts are those it attributes otherwise.
+    fn record(&mut self, a: &Attribution, is_null: impl Fn(&str) -> bool) {
+        self.null_p.extend(
+            a.accounts
+                .iter()
+                .filter(|e| is_null(&e.account))
+                .map(|e| e.p_value),
+        );
+        self.families += 1;
+        self.false_attributions += u64::from(a.attributed.iter().any(|id| is_null(id)));
+        self.guilty_found += a.attributed.iter().filter(|id| !is_null(id)).count() as u64;
+        self.set_p.extend(a.set_test.as_ref().map(|t| t.p_value));
+    }
+
+    /// Files the set test of the guilty accounts.
+    fn record_guilty_set(&mut self, a: &Attribution) {
+        self.guilty_sets_strong += u64::from(a.set_test.as_ref().unwrap().log10_p < -3.0);
+    }
+
+    /// Null p-values super-uniform (one-sided KS at level 1e-3, and at four levels; discrete
+    /// p-values are conservative, which passes), family-wise error at most α allowing 3
+    /// binomial sd, set tests super-uniform.
+    fn check_validity(&self) {
+        assert_super_uniform("null account", &self.null_p);
+        let n = self.null_p.len() as f64;
+        for t in [0.001, 0.01, 0.05, 0.2] {
+            let rate = self.null_p.iter().filter(|&&p| p <= t).count() as f64 / n;
+            assert!(
+                rate <= t + 4.0 * (t * (1.0 - t) / n).sqrt(),
+                "P(p ≤ {t}) = {rate}"
+            );
+        }
+        let families = self.families as f64;
+        let fwer = self.false_attributions as f64 / families;
+        assert!(
+            fwer <= ALPHA + 3.0 * (ALPHA * (1.0 - ALPHA) / families).sqrt(),
+            "FWER {fwer}"
+        );
+        assert_super_uniform("set", &self.set_p);
+        eprintln!(
+            "null accounts {n}, FWER {fwer} over {families} families, guilty attributed {}, \
+             guilty sets at p < 1e-3: {}",
+            self.guilty_found, self.guilty_sets_strong
+        );
+    }
+}
+
+/// One-sided KS of `p` against the uniform at level 1e-3.
+fn assert_super_uniform(what: &str, p: &[f64]) {
+    let d = one_sided_ks(p.to_vec());
+    assert!(
+        d < (1000f64.ln() / (2.0 * p.len() as f64)).sqrt(),
+        "{what} p-values: D+ = {d}"
+    );
 }
 
 /// How the suspect learned from the guilty accounts' answers.
@@ -117,9 +198,7 @@ fn phantom_accounts_are_valid_when_other_accounts_answers_are_republished() {
 
 fn check_hard_null(how: Suspect) {
     let layer = AccountLayer::new(2, 256, 1.0).unwrap();
-    let (mut phantom_p, mut set_p) = (Vec::new(), Vec::new());
-    let mut phantom_green = Vec::new();
-    let (mut fwer_hits, mut guilty_found, mut guilty_set_strong) = (0, 0, 0);
+    let mut tally = Tally::default();
     for m in 0..MASTERS {
         let key = Key::random(77, m, WatermarkConfig::default())
             .with_accounts(layer)
@@ -135,69 +214,124 @@ fn check_hard_null(how: Suspect) {
             tuples.add_answer(&ids, None, None);
         }
         let table = ColourTable::from_tuples(&wm, &tuples).unwrap();
-        phantom_green.push(table.green() as f64 / table.scored() as f64);
         let phantoms: Vec<String> = (0..PHANTOMS).map(|i| format!("phantom-{m}-{i}")).collect();
         let mut accounts = phantoms.clone();
         accounts.extend(guilty.iter().cloned());
         let set = &phantoms[..3];
         let a = attribute(&wm, &table, &accounts, Some(set), ALPHA, 0.7).unwrap();
-        phantom_p.extend(
-            a.accounts
-                .iter()
-                .filter(|e| e.account.starts_with("phantom"))
-                .map(|e| e.p_value),
-        );
-        fwer_hits += usize::from(a.attributed.iter().any(|id| id.starts_with("phantom")));
-        guilty_found += a
-            .attributed
-            .iter()
-            .filter(|id| id.starts_with("harvester"))
-            .count();
-        set_p.push(a.set_test.unwrap().p_value);
+        tally.record(&a, |id| id.starts_with("phantom"));
         let g = attribute(&wm, &table, &accounts, Some(&guilty), ALPHA, 0.7).unwrap();
-        guilty_set_strong += usize::from(g.set_test.unwrap().log10_p < -3.0);
+        tally.record_guilty_set(&g);
     }
-    let n = phantom_p.len() as f64;
-    // One-sided KS (empirical CDF above the uniform's) at level 1e-3; discrete p-values
-    // are conservative, which passes.
-    let d = one_sided_ks(phantom_p.clone());
-    assert!(
-        d < (1000f64.ln() / (2.0 * n)).sqrt(),
-        "phantom p-values: D+ = {d}"
-    );
-    for t in [0.001, 0.01, 0.05, 0.2] {
-        let rate = phantom_p.iter().filter(|&&p| p <= t).count() as f64 / n;
-        assert!(
-            rate <= t + 4.0 * (t * (1.0 - t) / n).sqrt(),
-            "P(p ≤ {t}) = {rate}"
-        );
-    }
-    // Family-wise error over 200 masters: at most α, allowing 3 binomial sd.
-    let fwer = fwer_hits as f64 / MASTERS as f64;
-    assert!(
-        fwer <= ALPHA + 3.0 * (ALPHA * (1.0 - ALPHA) / MASTERS as f64).sqrt(),
-        "FWER {fwer}"
-    );
-    let d = one_sided_ks(set_p.clone());
-    assert!(
-        d < (1000f64.ln() / (2.0 * set_p.len() as f64)).sqrt(),
-        "set p-values: D+ = {d}"
-    );
-    eprintln!(
-        "phantoms {n}, FWER {fwer}, guilty attributed {guilty_found} of {}, guilty sets at p < 1e-3: {guilty_set_strong}",
-        2 * MASTERS
-    );
+    tally.check_validity();
     // Measured: verbatim 202 of 400 attributed, 187 sets at p < 1e-3; student 134 and 156.
     let (found, strong) = match how {
         Suspect::Verbatim => (MASTERS * 3 / 4, MASTERS * 4 / 5),
         Suspect::Student => (MASTERS / 2, MASTERS * 3 / 5),
     };
     assert!(
-        guilty_found as u64 > found,
-        "power: {guilty_found} guilty accounts attributed"
+        tally.guilty_found > found,
+        "power: {} guilty accounts attributed",
+        tally.guilty_found
     );
     assert!(
-        guilty_set_strong as u64 > strong,
-        "power: {guilty_set_strong} guilty sets"
+        tally.guilty_sets_strong > strong,
+        "power: {} guilty sets",
+        tally.guilty_sets_strong
+    );
+}
+
+/// Open weights: over 200 random masters (LeftHash h = 1, so accounts' answers share most
+/// windows), a student trained on two guilty accounts' answers reads each of 18 accounts'
+/// own answers. The 16 innocent accounts, whose answers the student never saw but whose
+/// windows it learned from the guilty ones, must get super-uniform p-values, a family-wise
+/// error of the attributed list at most α, and super-uniform set tests; the guilty accounts
+/// must be found. A clean student (trained on unwatermarked answers of the same toy model,
+/// so it often predicts the served token) reads them all, and all 18 must be valid.
+#[test]
+fn innocent_accounts_are_valid_when_an_open_student_reads_their_answers() {
+    use tracemark_attribution::{AccountTable, attribute_readings, phantom_readings};
+    use tracemark_core::{Delta, Gamma, Scheme, Seeding, SeedingKind};
+    const INNOCENT: usize = 16;
+    let config = WatermarkConfig {
+        scheme: Scheme::Kgw {
+            gamma: Gamma::new(0.25).unwrap(),
+            delta: Delta::new(2.0).unwrap(),
+        },
+        seeding: Seeding::new(SeedingKind::LeftHash, 1).unwrap(),
+    };
+    let layer = AccountLayer::new(2, 256, 1.0).unwrap();
+    let (mut tally, mut phantom_p) = (Tally::default(), Vec::new());
+    for m in 0..MASTERS {
+        let key = Key::random(91, m, config).with_accounts(layer).unwrap();
+        let wm = Watermark::new(&key);
+        let accounts: Vec<String> = (0..2)
+            .map(|g| format!("harvester-{m}-{g}"))
+            .chain((0..INNOCENT).map(|i| format!("innocent-{m}-{i}")))
+            .collect();
+        let served_to: Vec<Vec<Vec<u32>>> = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| served(&key, a, m * 100 + i as u64, 2))
+            .collect();
+        let train = |answers: &[Vec<u32>]| {
+            let specials = SpecialTokens {
+                separator: V as u32 - 2,
+                end_of_answer: V as u32 - 1,
+            };
+            let mut trainer = Trainer::new(StudentConfig::new(V, 4, specials).unwrap());
+            for answer in answers {
+                trainer.add_exchange(&[], answer).unwrap();
+            }
+            trainer.finish().unwrap()
+        };
+        let read = |student: &mut tracemark_student::KneserNey| -> Vec<AccountTable> {
+            accounts
+                .iter()
+                .zip(&served_to)
+                .map(|(a, answers)| {
+                    let mut tuples = TupleSet::new(wm.lookback());
+                    for ids in answers {
+                        read_with_model(student, ids, &mut tuples, None).unwrap();
+                    }
+                    AccountTable {
+                        account: a.clone(),
+                        answers_read: answers.len() as u64,
+                        table: ColourTable::tally(&wm, &tuples).unwrap(),
+                    }
+                })
+                .collect()
+        };
+        let mut clean = train(&toy_answers(None, m * 100 + 99, 4));
+        let c = attribute_readings(&wm, &read(&mut clean), &accounts, None, ALPHA, 0.7).unwrap();
+        // Every account is innocent of the clean student.
+        tally.record(&c, |_| true);
+        let guilty_answers: Vec<Vec<u32>> = served_to[..2].iter().flatten().cloned().collect();
+        let readings = read(&mut train(&guilty_answers));
+        let set = &accounts[2..5];
+        let a = attribute_readings(&wm, &readings, &accounts, Some(set), ALPHA, 0.7).unwrap();
+        tally.record(&a, |id| id.starts_with("innocent"));
+        let g = attribute_readings(&wm, &readings, &accounts, Some(&accounts[..2]), ALPHA, 0.7)
+            .unwrap();
+        tally.record_guilty_set(&g);
+        let phantoms: Vec<String> = (0..8).map(|i| format!("phantom-{m}-{i}")).collect();
+        phantom_p.extend(
+            phantom_readings(&wm, &readings, &phantoms)
+                .unwrap()
+                .into_iter()
+                .map(|lp| 10f64.powf(lp)),
+        );
+    }
+    tally.check_validity();
+    assert_super_uniform("phantom", &phantom_p);
+    assert!(
+        tally.guilty_found > MASTERS,
+        "power: {} guilty accounts attributed",
+        tally.guilty_found
+    );
+    assert!(
+        tally.guilty_sets_strong > MASTERS * 4 / 5,
+        "power: {} guilty sets",
+        tally.guilty_sets_strong
     );
 }

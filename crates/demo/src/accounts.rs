@@ -55,7 +55,7 @@ pub struct Serving {
 
 /// Serves `prompts` training prompts: the harvesters take [`HARVEST_SHARE`] of them (in
 /// falling volumes), the innocent accounts the rest, round robin, all in seeded order.
-pub(crate) fn serve(story: AccountStory, prompts: usize, seed: u64) -> Serving {
+pub fn serve(story: AccountStory, prompts: usize, seed: u64) -> Serving {
     let accounts: Vec<String> = (0..story.accounts)
         .map(|i| format!("acct-{i:05}"))
         .collect();

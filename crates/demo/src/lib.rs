@@ -19,7 +19,7 @@ mod accounts;
 mod prompts;
 mod run;
 
-pub use accounts::{AccountStory, HARVEST_SHARE};
+pub use accounts::{AccountStory, HARVEST_SHARE, Serving, serve};
 pub use prompts::{Prompt, PromptSet, Split};
 pub use run::{
     DEMO_CONTEXT, DEMO_DELTA, DemoOptions, DemoOutcome, Row, Scale, demo_config, demo_key, run,

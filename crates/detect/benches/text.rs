@@ -18,6 +18,7 @@ fn bench(c: &mut Criterion) {
         id: None,
         text,
         prompt: None,
+        account: None,
     };
     let mut group = c.benchmark_group("detect_text");
     group.throughput(Throughput::Elements(tokens));

@@ -76,6 +76,8 @@ pub struct Document {
     pub text: String,
     /// The prompt that produced the text, if the record has one.
     pub prompt: Option<String>,
+    /// The account the text was served to (the record's `account` field), if any.
+    pub account: Option<String>,
 }
 
 /// Reads a whole input as UTF-8 text, rejecting empty, binary and oversized inputs.
@@ -140,7 +142,7 @@ pub fn parse_record(source: &str, line: usize, json: &str) -> Result<Document, I
 }
 
 /// The document of one JSON record (`line` numbers it in messages): a `text` or `response`
-/// string, and optional `prompt` and `id`.
+/// string, and optional `prompt`, `id` and `account`.
 pub fn record(source: &str, line: usize, value: Value) -> Result<Document, IoError> {
     let bad = |message: &str| IoError::Input {
         input: format!("{source}:{line}"),
@@ -163,6 +165,10 @@ pub fn record(source: &str, line: usize, value: Value) -> Result<Document, IoErr
         text,
         prompt: match obj.remove("prompt") {
             Some(Value::String(p)) => Some(p),
+            _ => None,
+        },
+        account: match obj.remove("account") {
+            Some(Value::String(a)) => Some(a),
             _ => None,
         },
     })

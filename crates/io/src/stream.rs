@@ -294,6 +294,7 @@ fn array<E: From<IoError>>(
                         id: None,
                         text,
                         prompt: None,
+                        account: None,
                     }),
                     other => crate::documents::record(self.name, index + 1, other),
                 };
@@ -358,6 +359,7 @@ fn text<E: From<IoError>>(
         id: None,
         text,
         prompt: None,
+        account: None,
     };
     let counter = reader.counter();
     let mut chunks: Box<dyn Iterator<Item = std::io::Result<String>>> = match tokenizer {

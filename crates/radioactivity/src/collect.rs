@@ -139,18 +139,7 @@ pub fn collect_reading(
     samples: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Collected, IoError> {
-    if model.vocab_size() != tokenizer.vocab_size() {
-        return Err(IoError::Input {
-            input: model.describe(),
-            message: format!(
-                "vocabulary mismatch: the suspect model has {} tokens but the watermark's \
-                 tokenizer ({}) has {}; reading mode needs a suspect with the same tokenizer",
-                model.vocab_size(),
-                tokenizer.name(),
-                tokenizer.vocab_size()
-            ),
-        });
-    }
+    check_vocabulary(tokenizer, model)?;
     let mut tuples = TupleSet::new(h);
     let mut drafts = Vec::new();
     for_each_document::<IoError>(source, InputFormat::Auto, |doc, bytes| {
@@ -181,6 +170,27 @@ pub fn collect_reading(
         tuples,
         samples: drafts,
     })
+}
+
+/// Reading mode needs a suspect with the watermark's vocabulary: a mismatch is an error,
+/// not a result.
+pub fn check_vocabulary(
+    tokenizer: &TextTokenizer,
+    model: &dyn LanguageModel,
+) -> Result<(), IoError> {
+    if model.vocab_size() != tokenizer.vocab_size() {
+        return Err(IoError::Input {
+            input: model.describe(),
+            message: format!(
+                "vocabulary mismatch: the suspect model has {} tokens but the watermark's \
+                 tokenizer ({}) has {}; reading mode needs a suspect with the same tokenizer",
+                model.vocab_size(),
+                tokenizer.name(),
+                tokenizer.vocab_size()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Colours the kept documents under the true key.

@@ -16,11 +16,13 @@
 //! 4. **Decide** ([`Finding::decide`]) into the evidence report's data ([`Report`]), which
 //!    `tracemark-report` renders.
 //!
-//! [`collect`] streams the inputs (suspect answers, watermarked texts, training corpora) from
+//! [`by_account`] reads each account's served answers through an open suspect, for account
+//! attribution. [`collect`] streams the inputs (suspect answers, watermarked texts, training corpora) from
 //! files through a tokenizer into the tuple set; everything after collection is pure.
 
 #![deny(missing_docs)]
 
+pub mod by_account;
 pub mod collect;
 pub mod controls;
 mod reading;
@@ -30,7 +32,7 @@ pub mod tuples;
 pub mod verdict;
 
 pub use controls::{ControlOptions, Controls, DEFAULT_CONTROLS, run_controls};
-pub use reading::{READ_BLOCK, read_with_model};
+pub use reading::{READ_BLOCK, read_block, read_with_model};
 pub use report::{
     AttributionSection, Investigation, Mark, Mode, Piece, RankedAccount, Report, Sample, SetTestRow,
 };

@@ -9,6 +9,15 @@ use crate::tuples::{Outcome, TupleSet};
 /// Longest block evaluated in one teacher-forced pass (Sander et al. use 256).
 pub const READ_BLOCK: usize = 256;
 
+/// The block length of [`read_with_model`] for `model`: [`READ_BLOCK`], or the model's
+/// context if shorter.
+pub fn read_block(model: &dyn LanguageModel) -> usize {
+    model
+        .context_length()
+        .map_or(READ_BLOCK, |n| n.min(READ_BLOCK))
+        .max(1)
+}
+
 /// Reads one watermarked text through `model`: the text is cut into blocks of at most
 /// [`READ_BLOCK`] tokens (and the model's context), each block is teacher-forced with
 /// logits at every position, and the top-1 prediction at each position is added to
@@ -21,10 +30,7 @@ pub fn read_with_model(
     tuples: &mut TupleSet,
     require: Option<&WindowSet>,
 ) -> Result<(Vec<Outcome>, Vec<TokenId>), ModelError> {
-    let block = model
-        .context_length()
-        .map_or(READ_BLOCK, |n| n.min(READ_BLOCK))
-        .max(1);
+    let block = read_block(model);
     let mut outcomes = Vec::with_capacity(text.len());
     let mut predictions = Vec::with_capacity(text.len());
     for chunk in text.chunks(block) {

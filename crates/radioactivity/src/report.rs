@@ -75,6 +75,9 @@ pub struct RankedAccount {
     pub log10_p: f64,
     /// Whether it is attributed.
     pub attributed: bool,
+    /// Open weights: how many of its served answers the suspect read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers_read: Option<u64>,
 }
 
 /// One set test in the report.

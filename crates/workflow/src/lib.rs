@@ -9,7 +9,7 @@
 //! - **Question** a suspect with held-out prompts ([`question`]).
 //! - **Investigate** a suspect: one radioactivity test with random-key controls and report
 //!   samples ([`investigate`]), and under a master key, which accounts it learned from
-//!   ([`trace`]).
+//!   ([`trace`] from its answers, [`trace_reading`] from its weights).
 //!
 //! Long jobs report through [`Progress`]; every failure is a [`WorkflowError`].
 //!
@@ -31,6 +31,7 @@ mod progress;
 pub mod question;
 mod template;
 pub mod trace;
+pub mod trace_reading;
 
 pub use batch::{Batch, BatchSummary, ServedTo, answer_record, run_batch};
 pub use chat::{Answer, Chat, PromptFormat};

@@ -19,6 +19,14 @@ pub fn assumed_colour_rate(layer: &tracemark_core::AccountLayer) -> f64 {
     1.0 / (1.0 + (r - 1.0) * (-f64::from(layer.delta().get())).exp())
 }
 
+/// The account layer of `key`, or the error that attribution needs a master key.
+pub fn require_master(
+    key: &tracemark_core::Key,
+) -> Result<&tracemark_core::AccountLayer, WorkflowError> {
+    key.accounts()
+        .ok_or_else(|| tracemark_attribution::AttributionError::NotAMasterKey.into())
+}
+
 /// One attribution of one suspect.
 pub struct Tracing<'a> {
     /// The radioactivity test (its key must be a master key).
@@ -79,7 +87,7 @@ pub fn section(
     set_tests.extend(extra_sets);
     AttributionSection {
         suspect: suspect.to_string(),
-        served_accounts: a.accounts.len(),
+        served_accounts: a.accounts.len() + a.unread.len(),
         alpha,
         scored: a.scored,
         green: a.green,
@@ -93,6 +101,7 @@ pub fn section(
                 score: e.score,
                 log10_p: e.log10_p,
                 attributed: a.attributed.contains(&e.account),
+                answers_read: e.answers_read,
             })
             .collect(),
         attributed: a.attributed.clone(),
@@ -127,9 +136,7 @@ pub fn phantoms(
 /// account list and the set are checked before anything is read.
 pub fn trace(t: Tracing<'_>, progress: &dyn Progress) -> Result<Traced, WorkflowError> {
     let key = t.examination.key;
-    let Some(layer) = key.accounts() else {
-        return Err(tracemark_attribution::AttributionError::NotAMasterKey.into());
-    };
+    let layer = require_master(key)?;
     let colour_rate = assumed_colour_rate(layer);
     check_accounts(t.accounts, t.suspected)?;
     let alpha = t.examination.alpha;

@@ -47,14 +47,32 @@ pub(super) fn attribution(out: &mut String, a: &AttributionSection) {
             ids.join(", ")
         );
     }
-    out.push_str(
+    // Open weights: each account was tested on the suspect's reading of its own answers.
+    let open = a.ranking.iter().any(|r| r.answers_read.is_some());
+    if open {
+        out.push_str(
+            "<p class=\"note\">Open weights: the suspect read a sample of each account's served \
+             answers, and each account is tested on its own reading (answers read per account \
+             in the ranking).</p>",
+        );
+    }
+    let _ = write!(
+        out,
         "<h3>Ranking</h3><div class=\"wide\"><table><tr><th class=\"n\">rank</th><th>account</th>\
-         <th class=\"n\">score</th><th class=\"n\">p-value</th><th class=\"n\">log10 p</th><th></th></tr>",
+         {}<th class=\"n\">score</th><th class=\"n\">p-value</th><th class=\"n\">log10 p</th><th></th></tr>",
+        if open {
+            "<th class=\"n\">answers read</th>"
+        } else {
+            ""
+        }
     );
     for r in &a.ranking {
+        let read = r
+            .answers_read
+            .map_or(String::new(), |n| format!("<td class=\"n\">{n}</td>"));
         let _ = write!(
             out,
-            "<tr><td class=\"n\">{}</td><td><code>{}</code></td><td class=\"n\">{}</td>\
+            "<tr><td class=\"n\">{}</td><td><code>{}</code></td>{read}<td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             r.rank,
             escape(&r.account),

@@ -375,6 +375,7 @@ fn the_attribution_section_ranks_escapes_and_calibrates() {
                 score: 900,
                 log10_p: -12.5,
                 attributed: true,
+                answers_read: None,
             },
             RankedAccount {
                 account: evil.into(),
@@ -382,6 +383,7 @@ fn the_attribution_section_ranks_escapes_and_calibrates() {
                 score: 640,
                 log10_p: -0.4,
                 attributed: false,
+                answers_read: None,
             },
         ],
         attributed: vec!["acct-00032".into()],
