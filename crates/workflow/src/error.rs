@@ -22,6 +22,9 @@ pub enum WorkflowError {
     /// Account attribution.
     #[error(transparent)]
     Attribution(#[from] tracemark_attribution::AttributionError),
+    /// The provider's ledger.
+    #[error(transparent)]
+    Ledger(#[from] tracemark_ledger::LedgerError),
     /// Watermark parameters.
     #[error(transparent)]
     Config(#[from] tracemark_core::CoreError),

@@ -11,6 +11,8 @@
 //!   samples ([`investigate`]), and under a master key, which accounts it learned from
 //!   ([`trace`] from its answers, [`trace_reading`] from its weights).
 //!
+//! - **Keep the ledger** of accounts and served requests ([`ledger`]).
+//!
 //! Long jobs report through [`Progress`]; every failure is a [`WorkflowError`].
 //!
 //! # Why llama.cpp is a feature here
@@ -26,6 +28,7 @@ pub mod corpus;
 pub mod distil;
 mod error;
 pub mod investigate;
+pub mod ledger;
 pub mod models;
 mod progress;
 pub mod question;
