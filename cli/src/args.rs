@@ -33,6 +33,42 @@ pub enum Command {
     /// Fetch or describe models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Manage the accounts of a serving ledger and their API keys.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+/// `tracemark accounts …`: every subcommand names the ledger.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Create an account and print its new API key, once, as the only line on stdout.
+    Create {
+        /// The account id (any UTF-8 text without control characters, e.g. an API user id).
+        account: String,
+        /// The ledger: a SQLite file (created if missing) or a postgres:// URL.
+        #[arg(long, value_name = "LEDGER")]
+        ledger: String,
+    },
+    /// List the accounts with their key ids (never the keys) and revocation times.
+    List {
+        /// The ledger: a SQLite file or a postgres:// URL.
+        #[arg(long, value_name = "LEDGER")]
+        ledger: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an account's API key: a running server refuses it at once.
+    Revoke {
+        /// The account id.
+        account: String,
+        /// The ledger: a SQLite file or a postgres:// URL.
+        #[arg(long, value_name = "LEDGER")]
+        ledger: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -408,7 +444,7 @@ pub struct TraceArgs {
     /// Open weights: show llama.cpp's own log.
     #[arg(long)]
     pub verbose: bool,
-    /// The account ids that were served, one per line.
+    /// The account ids that were served: a text file, one per line, or a serving ledger (SQLite file or postgres:// URL), whose served accounts are read.
     #[arg(long, value_name = "ACCOUNTS")]
     pub accounts: PathBuf,
     /// Accounts already suspected (one per line, a subset of ACCOUNTS): one set test.

@@ -4,6 +4,7 @@
 //! does; `detect` also exits 1 when no watermark was detected. A closed standard output
 //! (`tracemark detect … | head -1`) ends the command quietly, as Unix tools do.
 
+mod accounts;
 mod args;
 mod demo;
 mod detect;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Radioactivity(a) => radioactivity::run(&a),
         Command::Trace(a) => trace::run(&a),
         Command::Model(c) => model::run(&c),
+        Command::Accounts(c) => accounts::run(&c),
     };
     match result {
         Ok(code) => code,

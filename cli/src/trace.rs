@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::json;
 use tracemark_io::{Prompts, Source, TextTokenizer, read_accounts};
+use tracemark_workflow::ledger::read_account_source;
 use tracemark_radioactivity::{ControlOptions, Report, fmt_p};
 use tracemark_workflow::investigate::{Examination, Probe};
 use tracemark_workflow::models::suspect_model;
@@ -21,7 +22,7 @@ pub fn run(a: &TraceArgs) -> Result<ExitCode> {
     }
     let key = tracemark_io::read_key(&a.key)?;
     warn_key_permissions(&a.key);
-    let accounts = read_accounts(&a.accounts)?;
+    let accounts = read_account_source(&a.accounts)?;
     let suspected = a.suspected.as_deref().map(read_accounts).transpose()?;
     let tokenizer = TextTokenizer::load_or_default(a.tokenizer.as_deref())?;
     let controls = ControlOptions {

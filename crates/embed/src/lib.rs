@@ -36,7 +36,7 @@ mod sampling;
 mod topk;
 
 pub use embedder::Embedder;
-pub use generate::{Generation, Observer, StopReason, generate, generate_observed};
+pub use generate::{Decoding, Generation, Next, Observer, StopReason, generate, generate_observed};
 pub use gumbel::gumbel_choose;
 pub use kgw::{BiasStats, DEFAULT_SELFHASH_CANDIDATES, KgwBias, apply_kgw_bias};
 pub use record::{Record, Sampling};

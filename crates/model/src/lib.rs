@@ -4,12 +4,15 @@
 //! quality guard's teacher forcing, and radioactivity's reading mode. It has no I/O and no
 //! engine: `tracemark-runtime` implements it over llama.cpp, and students (small models
 //! trained on harvested answers) implement it in pure Rust, so code written against the
-//! trait never needs a C++ toolchain.
+//! trait never needs a C++ toolchain. [`BatchedModel`] holds several sequences at once, for
+//! a server that decodes concurrent requests together.
 
 #![deny(missing_docs)]
 
+mod batched;
 mod error;
 
+pub use batched::{BatchedModel, PerSlot, check_steps};
 pub use error::ModelError;
 
 /// A next-token predictor over a fixed vocabulary of token ids.

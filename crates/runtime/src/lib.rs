@@ -41,4 +41,4 @@ mod llama;
 
 pub use error::RuntimeError;
 pub use llama::{LlamaModel, LoadOptions};
-pub use tracemark_model::{LanguageModel, Logits, ModelError, argmax};
+pub use tracemark_model::{BatchedModel, LanguageModel, Logits, ModelError, argmax, check_steps};

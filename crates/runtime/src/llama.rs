@@ -14,7 +14,7 @@ use llama_cpp_2::{LogOptions, send_logs_to_tracing};
 use tracemark_gguf::GgufMetadata;
 
 use crate::RuntimeError;
-use crate::{LanguageModel, Logits, ModelError, argmax};
+use crate::{BatchedModel, LanguageModel, Logits, ModelError, argmax, check_steps};
 
 /// How to load a model with [`LlamaModel::load`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,9 @@ pub struct LoadOptions {
     /// Layers to offload to the GPU. Default 0, or all layers when built with the `cuda`
     /// feature.
     pub gpu_layers: u32,
+    /// Sequences held at once ([`BatchedModel`] slots), each with a KV cache of its own of
+    /// `n_ctx` tokens. Default 1.
+    pub sequences: u32,
 }
 
 impl Default for LoadOptions {
@@ -58,6 +61,7 @@ impl Default for LoadOptions {
             n_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             verbose: false,
             gpu_layers: if cfg!(feature = "cuda") { 999 } else { 0 },
+            sequences: 1,
         }
     }
 }
@@ -87,9 +91,11 @@ fn backend(verbose: bool) -> Result<&'static LlamaBackend, RuntimeError> {
         .map_err(|e| RuntimeError::Backend(format!("cannot initialise the backend: {e}")))
 }
 
-/// A GGUF model evaluated by llama.cpp, holding one sequence (one KV cache).
+/// A GGUF model evaluated by llama.cpp, holding [`LoadOptions::sequences`] sequences, each
+/// with a KV cache of its own.
 ///
-/// It implements [`LanguageModel`] and also offers llama.cpp's own tokenizer
+/// It implements [`LanguageModel`] (on sequence 0) and [`BatchedModel`] (all sequences,
+/// stepped in one batch), and also offers llama.cpp's own tokenizer
 /// ([`tokenize`](Self::tokenize), [`detokenize`](Self::detokenize)).
 pub struct LlamaModel {
     engine: Engine,
@@ -100,8 +106,9 @@ pub struct LlamaModel {
     n_ctx: usize,
     n_batch: usize,
     eog: Vec<u32>,
-    /// Tokens in the KV cache; `None` before `start` or after a failed evaluation.
-    n_past: Option<usize>,
+    /// Tokens in each sequence's KV cache; `None` before its start or after a failed
+    /// evaluation.
+    n_past: Vec<Option<usize>>,
 }
 
 impl std::fmt::Debug for LlamaModel {
@@ -129,9 +136,9 @@ impl LlamaModel {
         if arch.is_empty() {
             return Err(load_error(path, "metadata has no general.architecture"));
         }
-        if opts.n_ctx == 0 || opts.n_batch == 0 {
+        if opts.n_ctx == 0 || opts.n_batch == 0 || opts.sequences == 0 {
             return Err(RuntimeError::Backend(
-                "n_ctx and n_batch must be at least 1".into(),
+                "n_ctx, n_batch and sequences must be at least 1".into(),
             ));
         }
         let backend = backend(opts.verbose)?;
@@ -151,16 +158,20 @@ impl LlamaModel {
         let n_batch = opts.n_batch.min(opts.n_ctx);
         let n_ubatch = opts.n_ubatch.min(n_batch);
         let threads = i32::try_from(opts.n_threads.max(1)).unwrap_or(i32::MAX);
+        // Each sequence has a KV stream of its own (not one unified cache), so a sequence's
+        // attention never sees the others' cells and its logits do not depend on them.
+        let total_ctx = opts.n_ctx.saturating_mul(opts.sequences);
         let cparams = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(opts.n_ctx))
+            .with_n_ctx(NonZeroU32::new(total_ctx))
+            .with_n_seq_max(opts.sequences)
+            .with_kv_unified(false)
             .with_n_batch(n_batch)
             .with_n_ubatch(n_ubatch)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let engine = Engine::try_new(model, |m| m.new_context(backend, cparams)).map_err(|e| {
             RuntimeError::Backend(format!(
-                "cannot create a context of {} tokens: {e} (try a smaller n_ctx)",
-                opts.n_ctx
+                "cannot create a context of {total_ctx} tokens: {e} (try a smaller n_ctx)"
             ))
         })?;
 
@@ -175,7 +186,7 @@ impl LlamaModel {
             .filter(|&t| vocab.is_eog(t))
             .map(|t| t.0.unsigned_abs())
             .collect();
-        let n_ctx = engine.borrow_dependent().n_ctx() as usize;
+        let n_ctx = engine.borrow_dependent().n_ctx() as usize / opts.sequences as usize;
         let file_name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -191,7 +202,7 @@ impl LlamaModel {
             n_ctx,
             n_batch: n_batch as usize,
             eog,
-            n_past: None,
+            n_past: vec![None; opts.sequences as usize],
         })
     }
 
@@ -263,21 +274,24 @@ impl LlamaModel {
         tokens.iter().try_for_each(|&t| self.token(t).map(drop))
     }
 
-    /// Clear the KV cache and evaluate `tokens` from position 0 in blocks of `n_batch`,
-    /// with logits at every position (`all`) or only at the last. `row` is called for
-    /// every position that has logits, in order.
+    /// Clear sequence `seq`'s KV cache and evaluate `tokens` from position 0 in blocks of
+    /// `n_batch`, with logits at every position (`all`) or only at the last. `row` is
+    /// called for every position that has logits, in order.
     fn evaluate(
         &mut self,
+        seq: usize,
         tokens: &[u32],
         all: bool,
         mut row: impl FnMut(&[f32]),
     ) -> Result<(), ModelError> {
         self.check_sequence(tokens)?;
-        self.n_past = None;
+        self.n_past[seq] = None;
         let batch = &mut self.batch;
         let n_batch = self.n_batch;
+        let seq_id = seq as i32;
         self.engine.with_dependent_mut(|_, ctx| {
-            ctx.clear_kv_cache();
+            ctx.clear_kv_cache_seq(Some(seq as u32), None, None)
+                .map_err(|e| ModelError::Engine(format!("cannot clear sequence {seq}: {e}")))?;
             for (c, chunk) in tokens.chunks(n_batch).enumerate() {
                 let base = c * n_batch;
                 batch.clear();
@@ -286,7 +300,7 @@ impl LlamaModel {
                     let logits = all || pos + 1 == tokens.len();
                     // Ids were checked; positions are below n_ctx, which fits in i32.
                     batch
-                        .add(LlamaToken(t as i32), pos as i32, &[0], logits)
+                        .add(LlamaToken(t as i32), pos as i32, &[seq_id], logits)
                         .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
                 }
                 ctx.decode(batch)
@@ -299,7 +313,49 @@ impl LlamaModel {
             }
             Ok::<(), ModelError>(())
         })?;
-        self.n_past = Some(tokens.len());
+        self.n_past[seq] = Some(tokens.len());
+        Ok(())
+    }
+
+    /// Appends one token to each listed sequence in one llama.cpp batch; the logits of
+    /// step `i` are then batch output `i`.
+    fn decode_steps(&mut self, steps: &[(usize, u32)]) -> Result<(), ModelError> {
+        check_steps(steps, self.n_past.len())?;
+        if steps.len() > self.n_batch {
+            return Err(ModelError::Engine(format!(
+                "{} steps in one batch of at most {}",
+                steps.len(),
+                self.n_batch
+            )));
+        }
+        for &(seq, token) in steps {
+            let n_past = self.n_past[seq].ok_or(ModelError::NotStarted)?;
+            self.token(token)?;
+            if n_past + 1 > self.n_ctx {
+                return Err(ModelError::ContextFull {
+                    needed: n_past + 1,
+                    n_ctx: self.n_ctx,
+                });
+            }
+        }
+        // A sequence whose decode fails has an unknown cache: it must be started again.
+        let positions: Vec<usize> = steps
+            .iter()
+            .map(|&(seq, _)| self.n_past[seq].take().unwrap_or_default())
+            .collect();
+        let batch = &mut self.batch;
+        batch.clear();
+        for (&(seq, token), &pos) in steps.iter().zip(&positions) {
+            batch
+                .add(LlamaToken(token as i32), pos as i32, &[seq as i32], true)
+                .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
+        }
+        self.engine
+            .with_dependent_mut(|_, ctx| ctx.decode(batch))
+            .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
+        for (&(seq, _), &pos) in steps.iter().zip(&positions) {
+            self.n_past[seq] = Some(pos + 1);
+        }
         Ok(())
     }
 
@@ -324,29 +380,12 @@ impl LanguageModel for LlamaModel {
     }
 
     fn start(&mut self, prompt: &[u32]) -> Result<&[f32], ModelError> {
-        self.evaluate(prompt, false, |_| {})?;
+        self.evaluate(0, prompt, false, |_| {})?;
         Ok(self.last_logits())
     }
 
     fn step(&mut self, token: u32) -> Result<&[f32], ModelError> {
-        let n_past = self.n_past.ok_or(ModelError::NotStarted)?;
-        let tok = self.token(token)?;
-        if n_past + 1 > self.n_ctx {
-            return Err(ModelError::ContextFull {
-                needed: n_past + 1,
-                n_ctx: self.n_ctx,
-            });
-        }
-        self.n_past = None;
-        let batch = &mut self.batch;
-        batch.clear();
-        batch
-            .add(tok, n_past as i32, &[0], true)
-            .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
-        self.engine
-            .with_dependent_mut(|_, ctx| ctx.decode(batch))
-            .map_err(|e| ModelError::Engine(format!("llama.cpp decode failed: {e}")))?;
-        self.n_past = Some(n_past + 1);
+        self.decode_steps(&[(0, token)])?;
         Ok(self.last_logits())
     }
 
@@ -355,14 +394,14 @@ impl LanguageModel for LlamaModel {
     /// [`top1_all`](LanguageModel::top1_all) when only the argmax is needed.
     fn score_all(&mut self, tokens: &[u32]) -> Result<Logits, ModelError> {
         let mut out = Logits::with_capacity(tokens.len(), self.vocab_size);
-        self.evaluate(tokens, true, |r| out.push_row(r))?;
+        self.evaluate(0, tokens, true, |r| out.push_row(r))?;
         Ok(out)
     }
 
     /// Computed block by block without keeping the rows.
     fn top1_all(&mut self, tokens: &[u32]) -> Result<Vec<u32>, ModelError> {
         let mut out = Vec::with_capacity(tokens.len());
-        self.evaluate(tokens, true, |r| out.push(argmax(r)))?;
+        self.evaluate(0, tokens, true, |r| out.push(argmax(r)))?;
         Ok(out)
     }
 
@@ -376,6 +415,49 @@ impl LanguageModel for LlamaModel {
 
     fn describe(&self) -> String {
         self.description.clone()
+    }
+}
+
+impl BatchedModel for LlamaModel {
+    fn slots(&self) -> usize {
+        self.n_past.len()
+    }
+
+    fn start_slot(
+        &mut self,
+        slot: usize,
+        prompt: &[u32],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        check_steps(&[(slot, 0)], self.n_past.len())?;
+        self.evaluate(slot, prompt, false, |_| {})?;
+        logits.clear();
+        logits.extend_from_slice(self.last_logits());
+        Ok(())
+    }
+
+    fn step_slots(
+        &mut self,
+        steps: &[(usize, u32)],
+        logits: &mut [Vec<f32>],
+    ) -> Result<(), ModelError> {
+        self.decode_steps(steps)?;
+        let ctx: &LlamaContext<'_> = self.engine.borrow_dependent();
+        for (i, out) in logits.iter_mut().enumerate().take(steps.len()) {
+            out.clear();
+            out.extend_from_slice(ctx.get_logits_ith(i as i32));
+        }
+        Ok(())
+    }
+
+    fn release_slot(&mut self, slot: usize) {
+        if slot < self.n_past.len() {
+            self.n_past[slot] = None;
+            self.engine.with_dependent_mut(|_, ctx| {
+                // Clearing a whole valid sequence cannot fail.
+                let _ = ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
+            });
+        }
     }
 }
 
