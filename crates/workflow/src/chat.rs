@@ -11,7 +11,7 @@ use tracemark_io::TextTokenizer;
 use tracemark_model::LanguageModel;
 
 use crate::WorkflowError;
-use crate::template::ChatTemplate;
+use crate::template::{ChatTemplate, Message};
 
 /// How a model's prompt is made from the user's text.
 #[derive(Debug)]
@@ -29,6 +29,56 @@ pub enum PromptFormat {
         /// The separator.
         separator: u32,
     },
+}
+
+impl PromptFormat {
+    /// The token ids a model in this format sees for the user's `prompt`.
+    pub fn prompt_ids(
+        &self,
+        tokenizer: &TextTokenizer,
+        prompt: &str,
+    ) -> Result<Vec<u32>, WorkflowError> {
+        Ok(match self {
+            PromptFormat::Template { template, system } => {
+                let rendered = template.render(system.as_deref(), prompt)?;
+                tokenizer.encode_ids(&rendered)?
+            }
+            PromptFormat::Appended { separator } => {
+                let mut ids = tokenizer.encode_ids(prompt)?;
+                ids.push(*separator);
+                ids
+            }
+        })
+    }
+
+    /// The token ids for a conversation. A template renders every turn (a system message
+    /// replaces the format's own); a student, trained on single prompts, takes one user
+    /// message only.
+    pub fn conversation_ids(
+        &self,
+        tokenizer: &TextTokenizer,
+        messages: &[Message],
+    ) -> Result<Vec<u32>, WorkflowError> {
+        match self {
+            PromptFormat::Template { template, system } => {
+                let mut turns = Vec::with_capacity(messages.len() + 1);
+                if let Some(s) = system.as_ref().filter(|_| messages.iter().all(|m| m.role != "system")) {
+                    turns.push(Message {
+                        role: "system".into(),
+                        content: s.clone(),
+                    });
+                }
+                turns.extend_from_slice(messages);
+                Ok(tokenizer.encode_ids(&template.render_messages(&turns)?)?)
+            }
+            PromptFormat::Appended { .. } => match messages {
+                [m] if m.role == "user" => self.prompt_ids(tokenizer, &m.content),
+                _ => Err(WorkflowError::Invalid(
+                    "this model (a distilled student) answers one user message, without system or earlier turns".into(),
+                )),
+            },
+        }
+    }
 }
 
 /// A finished chat answer.
@@ -95,17 +145,7 @@ impl Chat {
 
     /// The token ids the model sees for `prompt`.
     pub fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>, WorkflowError> {
-        Ok(match &self.format {
-            PromptFormat::Template { template, system } => {
-                let rendered = template.render(system.as_deref(), prompt)?;
-                self.tokenizer.encode_ids(&rendered)?
-            }
-            PromptFormat::Appended { separator } => {
-                let mut ids = self.tokenizer.encode_ids(prompt)?;
-                ids.push(*separator);
-                ids
-            }
-        })
+        self.format.prompt_ids(&self.tokenizer, prompt)
     }
 
     /// Answers `prompt` with up to `max_tokens` tokens. `on_text` receives the answer's text

@@ -10,8 +10,8 @@
 //! - **Investigate** a suspect: one radioactivity test with random-key controls and report
 //!   samples ([`investigate`]), and under a master key, which accounts it learned from
 //!   ([`trace`] from its answers, [`trace_reading`] from its weights).
-//!
 //! - **Keep the ledger** of accounts and served requests ([`ledger`]).
+//! - **Serve** a model to concurrent requests ([`serving`]: several sequences at once).
 //!
 //! Long jobs report through [`Progress`]; every failure is a [`WorkflowError`].
 //!
@@ -32,6 +32,7 @@ pub mod ledger;
 pub mod models;
 mod progress;
 pub mod question;
+pub mod serving;
 mod template;
 pub mod trace;
 pub mod trace_reading;

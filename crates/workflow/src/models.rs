@@ -139,7 +139,7 @@ fn load_gguf(
     Err(no_llama(Some(path)))
 }
 
-fn no_llama(path: Option<&Path>) -> WorkflowError {
+pub(crate) fn no_llama(path: Option<&Path>) -> WorkflowError {
     WorkflowError::NoLlama {
         what: match path {
             Some(p) => format!("running the GGUF model {}", p.display()),

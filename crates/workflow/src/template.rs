@@ -47,6 +47,12 @@ impl ChatTemplate {
             role: "user".into(),
             content: user.into(),
         });
+        self.render_messages(&messages)
+    }
+
+    /// The prompt text for a conversation (system, user and assistant turns), ending where
+    /// the assistant's next answer starts.
+    pub fn render_messages(&self, messages: &[Message]) -> Result<String, WorkflowError> {
         let template = self
             .env
             .get_template("chat")
