@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::args_serving::{QueryArgs, ServeArgs};
+
 /// LLM output watermarking and provenance: keys, embedding, exact detection.
 #[derive(Debug, Parser)]
 #[command(name = "tracemark", version, about, long_about = None)]
@@ -36,6 +38,10 @@ pub enum Command {
     /// Manage the accounts of a serving ledger and their API keys.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Serve a model over the OpenAI chat-completions API, watermarking every answer for its account.
+    Serve(ServeArgs),
+    /// Question an OpenAI-compatible endpoint (a suspect's API) and write a resumable corpus of its answers.
+    Query(QueryArgs),
 }
 
 /// `tracemark accounts …`: every subcommand names the ledger.

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod args;
+mod args_serving;
 mod demo;
 mod detect;
 mod distill;
@@ -14,7 +15,9 @@ mod keygen;
 mod model;
 mod out;
 mod print;
+mod query;
 mod radioactivity;
+mod serve;
 mod trace;
 
 use std::process::ExitCode;
@@ -39,6 +42,8 @@ fn main() -> ExitCode {
         Command::Trace(a) => trace::run(&a),
         Command::Model(c) => model::run(&c),
         Command::Accounts(c) => accounts::run(&c),
+        Command::Serve(a) => serve::run(&a),
+        Command::Query(a) => query::run(&a),
     };
     match result {
         Ok(code) => code,
