@@ -7,6 +7,7 @@
 //! also after `cargo clean -p tracemark-cli` and under `--release`. Set `TRACEMARK_BIN` to test
 //! another binary instead.
 
+pub mod server;
 pub mod synthetic;
 
 use std::ffi::OsStr;
