@@ -34,7 +34,11 @@ pub fn run(c: &AccountsCommand) -> Result<ExitCode> {
                 outln!("{}", json!({ "accounts": rows }))?;
             } else {
                 for a in &accounts {
-                    let state = if a.revoked_ms.is_some() { "revoked" } else { "active" };
+                    let state = if a.revoked_ms.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
                     outln!("{}\t{}\t{state}", a.account, a.key_id.0)?;
                 }
             }

@@ -99,7 +99,10 @@ pub fn run(a: &QueryArgs) -> Result<ExitCode> {
             s.completion_tokens,
             s.completion_tokens as f64 / s.seconds.max(1e-9),
             if s.budget_exhausted {
-                format!("; the request budget ran out with {} left (rerun to continue)", s.remaining)
+                format!(
+                    "; the request budget ran out with {} left (rerun to continue)",
+                    s.remaining
+                )
             } else {
                 String::new()
             }

@@ -44,7 +44,10 @@ impl Server {
         let addr = line.trim().to_string();
         if addr.is_empty() {
             let status = child.wait().expect("wait");
-            panic!("serve exited ({status}) without an address: {}", stderr.join().unwrap());
+            panic!(
+                "serve exited ({status}) without an address: {}",
+                stderr.join().unwrap()
+            );
         }
         Self {
             child,
@@ -153,7 +156,13 @@ pub fn chat_and_hang_up(addr: &str, key: Option<&str>, body: &Value) {
         .unwrap();
     let body = body.to_string();
     stream
-        .write_all(&request_bytes(addr, "POST", "/v1/chat/completions", key, &body))
+        .write_all(&request_bytes(
+            addr,
+            "POST",
+            "/v1/chat/completions",
+            key,
+            &body,
+        ))
         .expect("send the request");
     let mut seen = Vec::new();
     let mut buf = [0u8; 512];
@@ -185,7 +194,11 @@ fn parse_reply(raw: &[u8]) -> Reply {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_vec() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
     Reply {
         status,
         headers,

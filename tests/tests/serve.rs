@@ -43,7 +43,11 @@ fn generated(sb: &Sandbox, account: &str, prompt: &str, seed: u64, max_tokens: u
 
 /// The text of a streamed answer, checking the chunk sequence on the way.
 fn streamed_text(events: &[String]) -> (String, Value) {
-    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{events:?}");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
     let chunks: Vec<Value> = events[..events.len() - 1]
         .iter()
         .map(|e| serde_json::from_str(e).unwrap())
@@ -81,8 +85,16 @@ fn served_answers_are_generates_answers_and_the_ledger_records_each() {
     let server = Server::start(
         &sb.path(""),
         &[
-            "--key", "master.key", "--ledger", "ledger.db", "--model", &gguf, "--listen",
-            "127.0.0.1:0", "--slots", "4",
+            "--key",
+            "master.key",
+            "--ledger",
+            "ledger.db",
+            "--model",
+            &gguf,
+            "--listen",
+            "127.0.0.1:0",
+            "--slots",
+            "4",
         ],
     );
     let addr = server.addr.clone();
@@ -119,14 +131,22 @@ fn served_answers_are_generates_answers_and_the_ledger_records_each() {
     for (&(who, prompt, seed, stream), reply) in cases.iter().zip(&replies) {
         assert_eq!(reply.status, 200, "{}", reply.body);
         let (text, usage) = if stream {
-            assert!(reply.header("content-type").unwrap().starts_with("text/event-stream"));
+            assert!(
+                reply
+                    .header("content-type")
+                    .unwrap()
+                    .starts_with("text/event-stream")
+            );
             streamed_text(&reply.events())
         } else {
             let v = reply.json();
             assert_eq!(v["object"], "chat.completion");
             assert_eq!(v["model"], "SmolLM2-135M-Instruct.Q4_1");
             (
-                v["choices"][0]["message"]["content"].as_str().unwrap().to_string(),
+                v["choices"][0]["message"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
                 v["usage"].clone(),
             )
         };
@@ -146,25 +166,44 @@ fn served_answers_are_generates_answers_and_the_ledger_records_each() {
         assert_eq!(row.account, *account);
         assert!(row.completion_tokens > 0 && row.prompt_tokens > 0);
         assert!(row.request_id.starts_with("chatcmpl-"));
-        assert_eq!(row.watermark_key_id.as_deref(), Some(sb.key_json("master.key")["key_id"].as_str().unwrap()));
+        assert_eq!(
+            row.watermark_key_id.as_deref(),
+            Some(sb.key_json("master.key")["key_id"].as_str().unwrap())
+        );
     }
 
     // Models, health and metrics; no key, a wrong key.
-    assert_eq!(http(&addr, "GET", "/v1/models", Some(&keys[0]), "").json()["data"][0]["id"], "SmolLM2-135M-Instruct.Q4_1");
-    assert_eq!(http(&addr, "GET", "/health", None, "").json()["status"], "ok");
+    assert_eq!(
+        http(&addr, "GET", "/v1/models", Some(&keys[0]), "").json()["data"][0]["id"],
+        "SmolLM2-135M-Instruct.Q4_1"
+    );
+    assert_eq!(
+        http(&addr, "GET", "/health", None, "").json()["status"],
+        "ok"
+    );
     let body = json!({ "messages": user(FRANCE), "max_tokens": 2 });
     let missing = chat(&addr, None, &body);
     assert_eq!(missing.status, 401);
     assert_eq!(missing.json()["error"]["code"], "invalid_api_key");
     assert_eq!(chat(&addr, Some("tmk_wrong"), &body).status, 401);
     let metrics = http(&addr, "GET", "/metrics", None, "").body;
-    assert!(metrics.contains("tracemark_requests_total{status=\"200\"} 4"), "{metrics}");
-    assert!(metrics.contains("tracemark_requests_total{status=\"401\"} 2"), "{metrics}");
-    assert!(metrics.contains("tracemark_time_to_first_token_seconds_count 4"), "{metrics}");
+    assert!(
+        metrics.contains("tracemark_requests_total{status=\"200\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tracemark_requests_total{status=\"401\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tracemark_time_to_first_token_seconds_count 4"),
+        "{metrics}"
+    );
 
     // Revoking bob's key takes effect at once, without a restart.
     assert_eq!(chat(&addr, Some(&keys[1]), &body).status, 200);
-    sb.run(&["accounts", "revoke", "bob", "--ledger", "ledger.db"]).ok();
+    sb.run(&["accounts", "revoke", "bob", "--ledger", "ledger.db"])
+        .ok();
     let revoked = chat(&addr, Some(&keys[1]), &body);
     assert_eq!(revoked.status, 401, "{}", revoked.body);
     assert_eq!(chat(&addr, Some(&keys[0]), &body).status, 200);
@@ -178,11 +217,20 @@ fn served_answers_are_generates_answers_and_the_ledger_records_each() {
     let leaked: String = cases
         .iter()
         .zip(&texts)
-        .map(|(&(_, prompt, _, _), (_, text))| json!({ "prompt": prompt, "response": text }).to_string() + "\n")
+        .map(|(&(_, prompt, _, _), (_, text))| {
+            json!({ "prompt": prompt, "response": text }).to_string() + "\n"
+        })
         .collect();
     sb.write("leaked.jsonl", leaked);
     let traced = sb.run(&[
-        "trace", "--key", "master.key", "--suspect-outputs", "leaked.jsonl", "--accounts", "ledger.db", "--json",
+        "trace",
+        "--key",
+        "master.key",
+        "--suspect-outputs",
+        "leaked.jsonl",
+        "--accounts",
+        "ledger.db",
+        "--json",
     ]);
     traced.ok();
     let mut listed: Vec<String> = traced.json()["accounts"]
@@ -215,14 +263,37 @@ fn bad_input_gets_openai_errors_and_a_full_queue_gets_429() {
     let gguf = tracemark_tests::test_gguf();
 
     // Without a ledger only loopback is allowed.
-    let refused = sb.run(&["serve", "--no-watermark", "--listen", "0.0.0.0:0", "--model", &gguf]);
-    assert!(refused.error().contains("loopback only"), "{}", refused.stderr);
+    let refused = sb.run(&[
+        "serve",
+        "--no-watermark",
+        "--listen",
+        "0.0.0.0:0",
+        "--model",
+        &gguf,
+    ]);
+    assert!(
+        refused.error().contains("loopback only"),
+        "{}",
+        refused.stderr
+    );
 
     let server = Server::start(
         &sb.path(""),
         &[
-            "--key", "master.key", "--model", &gguf, "--listen", "127.0.0.1:0", "--slots", "1",
-            "--queue", "1", "--ctx", "256", "--threads", "1",
+            "--key",
+            "master.key",
+            "--model",
+            &gguf,
+            "--listen",
+            "127.0.0.1:0",
+            "--slots",
+            "1",
+            "--queue",
+            "1",
+            "--ctx",
+            "256",
+            "--threads",
+            "1",
         ],
     );
     let addr = server.addr.clone();
@@ -230,10 +301,26 @@ fn bad_input_gets_openai_errors_and_a_full_queue_gets_429() {
     let cases: Vec<(String, u16, &str)> = vec![
         ("{".into(), 400, "not valid JSON"),
         (r#"{"messages":[]}"#.into(), 400, "at least one message"),
-        (r#"{"messages":[{"role":"user","content":"hi"}],"frobnicate":true}"#.into(), 400, "unrecognized request argument supplied: frobnicate"),
-        (r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":100000000}"#.into(), 400, "max_tokens is 100000000"),
-        (json!({ "messages": user(&long_prompt) }).to_string(), 400, "this model's context is 256 tokens"),
-        (r#"{"messages":[{"role":"user","content":"hi"}],"temperature":-1}"#.into(), 400, "temperature"),
+        (
+            r#"{"messages":[{"role":"user","content":"hi"}],"frobnicate":true}"#.into(),
+            400,
+            "unrecognized request argument supplied: frobnicate",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":100000000}"#.into(),
+            400,
+            "max_tokens is 100000000",
+        ),
+        (
+            json!({ "messages": user(&long_prompt) }).to_string(),
+            400,
+            "this model's context is 256 tokens",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":"hi"}],"temperature":-1}"#.into(),
+            400,
+            "temperature",
+        ),
     ];
     for (body, status, needle) in &cases {
         let reply = http(&addr, "POST", "/v1/chat/completions", None, body);
@@ -248,7 +335,11 @@ fn bad_input_gets_openai_errors_and_a_full_queue_gets_429() {
     // A client that hangs up mid-stream: its slot (the only one) is freed for the next.
     let long = json!({ "messages": user(RAIN), "max_tokens": 200, "stream": true, "seed": 1 });
     chat_and_hang_up(&addr, None, &long);
-    let next = chat(&addr, None, &json!({ "messages": user(FRANCE), "max_tokens": 5 }));
+    let next = chat(
+        &addr,
+        None,
+        &json!({ "messages": user(FRANCE), "max_tokens": 5 }),
+    );
     assert_eq!(next.status, 200, "{}", next.body);
     let metrics = http(&addr, "GET", "/metrics", None, "").body;
     assert!(metrics.contains("tracemark_cancelled_total 1"), "{metrics}");
@@ -271,8 +362,14 @@ fn bad_input_gets_openai_errors_and_a_full_queue_gets_429() {
     });
     let limited: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
     assert!(!limited.is_empty(), "{statuses:?}");
-    assert!(limited.iter().all(|(_, r)| r.as_deref() == Some("1")), "{statuses:?}");
-    assert!(statuses.iter().all(|(s, _)| *s == 200 || *s == 429), "{statuses:?}");
+    assert!(
+        limited.iter().all(|(_, r)| r.as_deref() == Some("1")),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|(s, _)| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
     assert!(statuses.iter().any(|(s, _)| *s == 200), "{statuses:?}");
 
     let (code, stderr) = server.stop(false);
@@ -287,8 +384,15 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     let server = Server::start(
         &sb.path(""),
         &[
-            "--no-watermark", "--model", &gguf, "--listen", "127.0.0.1:0", "--threads", "1",
-            "--grace-seconds", "600",
+            "--no-watermark",
+            "--model",
+            &gguf,
+            "--listen",
+            "127.0.0.1:0",
+            "--threads",
+            "1",
+            "--grace-seconds",
+            "600",
         ],
     );
     let addr = server.addr.clone();
@@ -297,8 +401,14 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     // Wait until the request is being decoded, then ask the server to stop.
     let addr = server.addr.clone();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !http(&addr, "GET", "/metrics", None, "").body.contains("tracemark_active_sequences 1") {
-        assert!(std::time::Instant::now() < deadline, "the request never started");
+    while !http(&addr, "GET", "/metrics", None, "")
+        .body
+        .contains("tracemark_active_sequences 1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let (code, stderr) = server.stop(false);
@@ -306,7 +416,12 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let v = reply.json();
     assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{v}");
-    assert!(!v["choices"][0]["message"]["content"].as_str().unwrap().is_empty());
+    assert!(
+        !v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
 }

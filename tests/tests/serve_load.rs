@@ -75,8 +75,18 @@ fn sixteen_clients_times_eight_requests_are_all_answered_and_recorded_once() {
     let server = Server::start(
         &sb.path(""),
         &[
-            "--key", "master.key", "--ledger", "ledger.db", "--model", &gguf, "--listen",
-            "127.0.0.1:0", "--slots", "16", "--queue", "64",
+            "--key",
+            "master.key",
+            "--ledger",
+            "ledger.db",
+            "--model",
+            &gguf,
+            "--listen",
+            "127.0.0.1:0",
+            "--slots",
+            "16",
+            "--queue",
+            "64",
         ],
     );
     let base = server.base_url();
@@ -91,14 +101,27 @@ fn sixteen_clients_times_eight_requests_are_all_answered_and_recorded_once() {
                 &dir,
                 key,
                 &[
-                    "--base-url", &base, "--prompts", "p.txt", "--out", "answers.jsonl",
-                    "--concurrency", "1", "--max-tokens", "12", "--seed", "3",
+                    "--base-url",
+                    &base,
+                    "--prompts",
+                    "p.txt",
+                    "--out",
+                    "answers.jsonl",
+                    "--concurrency",
+                    "1",
+                    "--max-tokens",
+                    "12",
+                    "--seed",
+                    "3",
                 ],
             )
         })
         .collect();
     let summaries: Vec<Value> = clients.into_iter().map(finish).collect();
-    eprintln!("128 requests from 16 clients in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "128 requests from 16 clients in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let mut ids = HashMap::new();
     for ((account, _), summary) in keys.iter().zip(&summaries) {
         assert_eq!(summary["answered"], 8, "{summary}");
@@ -108,7 +131,10 @@ fn sixteen_clients_times_eight_requests_are_all_answered_and_recorded_once() {
         assert_eq!(indices.len(), 8, "{account}: a prompt answered twice");
         for r in recs {
             let id = r["request_id"].as_str().unwrap().to_string();
-            assert!(ids.insert(id, account.clone()).is_none(), "a request id twice");
+            assert!(
+                ids.insert(id, account.clone()).is_none(),
+                "a request id twice"
+            );
         }
     }
     let (code, stderr) = server.stop(false);
@@ -130,20 +156,43 @@ fn kill_9_mid_corpus_loses_no_recorded_answer_and_the_client_resumes() {
     let gguf = tracemark_tests::test_gguf();
     let serve_args = |listen: &str| -> Vec<String> {
         [
-            "--key", "master.key", "--ledger", "ledger.db", "--model", &gguf, "--listen", listen,
-            "--slots", "4",
+            "--key",
+            "master.key",
+            "--ledger",
+            "ledger.db",
+            "--model",
+            &gguf,
+            "--listen",
+            listen,
+            "--slots",
+            "4",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect()
     };
     let args: Vec<String> = serve_args("127.0.0.1:0");
-    let first = Server::start(&sb.path(""), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let first = Server::start(
+        &sb.path(""),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     let addr = first.addr.clone();
     let base = first.base_url();
     let query_args = [
-        "--base-url", &base, "--prompts", "p.txt", "--out", "answers.jsonl", "--concurrency", "4",
-        "--max-tokens", "24", "--seed", "9", "--max-retries", "12",
+        "--base-url",
+        &base,
+        "--prompts",
+        "p.txt",
+        "--out",
+        "answers.jsonl",
+        "--concurrency",
+        "4",
+        "--max-tokens",
+        "24",
+        "--seed",
+        "9",
+        "--max-retries",
+        "12",
     ];
     let client = spawn_query(&sb.path(""), &key, &query_args);
 
@@ -156,7 +205,10 @@ fn kill_9_mid_corpus_loses_no_recorded_answer_and_the_client_resumes() {
     let (code, _) = first.stop(true);
     assert_eq!(code, None, "killed by SIGKILL");
     let received = records(&sb.path("answers.jsonl"));
-    assert!(received.len() < 24, "the kill came too late to test anything");
+    assert!(
+        received.len() < 24,
+        "the kill came too late to test anything"
+    );
 
     // The ledger opens cleanly and holds every answer the client has.
     let rows = ledger_requests(&sb.path("ledger.db").display().to_string());
@@ -167,9 +219,17 @@ fn kill_9_mid_corpus_loses_no_recorded_answer_and_the_client_resumes() {
 
     // Restart on the same address; the client's retries reach the new server.
     let args = serve_args(&addr);
-    let second = Server::start(&sb.path(""), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let second = Server::start(
+        &sb.path(""),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     let summary = finish(client);
-    assert_eq!(summary["answered"].as_u64().unwrap() as usize + summary["resumed"].as_u64().unwrap() as usize, 24, "{summary}");
+    assert_eq!(
+        summary["answered"].as_u64().unwrap() as usize
+            + summary["resumed"].as_u64().unwrap() as usize,
+        24,
+        "{summary}"
+    );
     let all = records(&sb.path("answers.jsonl"));
     assert_eq!(all.len(), 24);
     let indices: HashSet<u64> = all.iter().map(|r| r["index"].as_u64().unwrap()).collect();

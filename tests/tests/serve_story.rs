@@ -54,8 +54,18 @@ const ACCOUNTS: [&str; 5] = ["harvester-1", "harvester-2", "user-1", "user-2", "
 fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
     let sb = Sandbox::new();
     sb.run(&[
-        "keygen", "--out", "master.key", "--seeding", "lefthash", "--context", "1", "--delta",
-        "3", "--accounts", "--account-delta", "3",
+        "keygen",
+        "--out",
+        "master.key",
+        "--seeding",
+        "lefthash",
+        "--context",
+        "1",
+        "--delta",
+        "3",
+        "--accounts",
+        "--account-delta",
+        "3",
     ])
     .ok();
     let keys = create_accounts(&sb, "ledger.db", &ACCOUNTS);
@@ -63,8 +73,16 @@ fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
     let teacher = Server::start(
         &sb.path(""),
         &[
-            "--key", "master.key", "--ledger", "ledger.db", "--model", &gguf, "--listen",
-            "127.0.0.1:0", "--slots", "4",
+            "--key",
+            "master.key",
+            "--ledger",
+            "ledger.db",
+            "--model",
+            &gguf,
+            "--listen",
+            "127.0.0.1:0",
+            "--slots",
+            "4",
         ],
     );
     let base = teacher.base_url();
@@ -83,8 +101,18 @@ fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
                     &dir,
                     Some(key),
                     &[
-                        "--base-url", &base, "--prompts", "p.txt", "--out", "answers.jsonl",
-                        "--concurrency", "1", "--max-tokens", "64", "--seed", "1",
+                        "--base-url",
+                        &base,
+                        "--prompts",
+                        "p.txt",
+                        "--out",
+                        "answers.jsonl",
+                        "--concurrency",
+                        "1",
+                        "--max-tokens",
+                        "64",
+                        "--seed",
+                        "1",
                     ],
                 )
             });
@@ -92,7 +120,10 @@ fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
     });
     let (code, stderr) = teacher.stop(false);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(ledger_requests(&sb.path("ledger.db").display().to_string()).len(), 96);
+    assert_eq!(
+        ledger_requests(&sb.path("ledger.db").display().to_string()).len(),
+        96
+    );
 
     // The distiller pools the harvest and trains a student, served without a watermark.
     let harvest: String = ["harvester-1", "harvester-2"]
@@ -100,10 +131,23 @@ fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
         .map(|a| std::fs::read_to_string(sb.path(a).join("answers.jsonl")).unwrap())
         .collect();
     sb.write("harvest.jsonl", harvest);
-    sb.run(&["distill", "--train", "harvest.jsonl", "--out", "student.tmst"]).ok();
+    sb.run(&[
+        "distill",
+        "--train",
+        "harvest.jsonl",
+        "--out",
+        "student.tmst",
+    ])
+    .ok();
     let suspect = Server::start(
         &sb.path(""),
-        &["--no-watermark", "--student", "student.tmst", "--listen", "127.0.0.1:0"],
+        &[
+            "--no-watermark",
+            "--student",
+            "student.tmst",
+            "--listen",
+            "127.0.0.1:0",
+        ],
     );
 
     // The investigator questions the suspect's API with held-out prompts, 8 times each.
@@ -112,9 +156,20 @@ fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
         &sb.path(""),
         None,
         &[
-            "--base-url", &suspect.base_url(), "--prompts", "held-out.txt", "--out",
-            "suspect.jsonl", "--concurrency", "4", "--max-tokens", "64", "--seed", "7",
-            "--repeats", "8",
+            "--base-url",
+            &suspect.base_url(),
+            "--prompts",
+            "held-out.txt",
+            "--out",
+            "suspect.jsonl",
+            "--concurrency",
+            "4",
+            "--max-tokens",
+            "64",
+            "--seed",
+            "7",
+            "--repeats",
+            "8",
         ],
     );
     assert_eq!(asked["answered"], 320, "{asked}");
@@ -122,8 +177,14 @@ fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
     assert_eq!(code, Some(0), "{stderr}");
 
     let traced = sb.run(&[
-        "trace", "--key", "master.key", "--suspect-outputs", "suspect.jsonl", "--accounts",
-        "ledger.db", "--json",
+        "trace",
+        "--key",
+        "master.key",
+        "--suspect-outputs",
+        "suspect.jsonl",
+        "--accounts",
+        "ledger.db",
+        "--json",
     ]);
     traced.ok();
     let v = traced.json();
@@ -147,7 +208,10 @@ fn two_replicas_share_a_postgres_ledger_and_trace_reads_it() {
     let sb = Sandbox::new();
     sb.keygen("master.key", &["--accounts"]);
     let tag = format!("{}", std::process::id());
-    let accounts: Vec<String> = ["a", "b"].iter().map(|a| format!("replica-{a}-{tag}")).collect();
+    let accounts: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|a| format!("replica-{a}-{tag}"))
+        .collect();
     let names: Vec<&str> = accounts.iter().map(String::as_str).collect();
     let keys = create_accounts(&sb, &url, &names);
     let gguf = tracemark_tests::test_gguf();
@@ -155,13 +219,26 @@ fn two_replicas_share_a_postgres_ledger_and_trace_reads_it() {
         Server::start(
             &sb.path(""),
             &[
-                "--key", "master.key", "--ledger", &url, "--model", &gguf, "--listen",
-                "127.0.0.1:0", "--slots", "2", "--threads", "1",
+                "--key",
+                "master.key",
+                "--ledger",
+                &url,
+                "--model",
+                &gguf,
+                "--listen",
+                "127.0.0.1:0",
+                "--slots",
+                "2",
+                "--threads",
+                "1",
             ],
         )
     };
     let replicas = [start(), start()];
-    sb.write("p.txt", "Why is the sky blue?\nWhat is a prime number?\nHow do bees make honey?\n");
+    sb.write(
+        "p.txt",
+        "Why is the sky blue?\nWhat is a prime number?\nHow do bees make honey?\n",
+    );
     // Each account is served by both replicas, as a load balancer would spread it.
     let mut request_ids = Vec::new();
     for (i, key) in keys.iter().enumerate() {
@@ -171,13 +248,24 @@ fn two_replicas_share_a_postgres_ledger_and_trace_reads_it() {
                 &sb.path(""),
                 Some(key),
                 &[
-                    "--base-url", &replica.base_url(), "--prompts", "p.txt", "--out", &out,
-                    "--max-tokens", "16", "--seed", &r.to_string(),
+                    "--base-url",
+                    &replica.base_url(),
+                    "--prompts",
+                    "p.txt",
+                    "--out",
+                    &out,
+                    "--max-tokens",
+                    "16",
+                    "--seed",
+                    &r.to_string(),
                 ],
             );
             for line in String::from_utf8(sb.read(&out)).unwrap().lines() {
                 let v: Value = serde_json::from_str(line).unwrap();
-                request_ids.push((v["request_id"].as_str().unwrap().to_string(), accounts[i].clone()));
+                request_ids.push((
+                    v["request_id"].as_str().unwrap().to_string(),
+                    accounts[i].clone(),
+                ));
             }
         }
     }
@@ -200,7 +288,16 @@ fn two_replicas_share_a_postgres_ledger_and_trace_reads_it() {
         .map(|f| String::from_utf8(sb.read(&f)).unwrap())
         .collect();
     sb.write("leaked.jsonl", leaked);
-    let traced = sb.run(&["trace", "--key", "master.key", "--suspect-outputs", "leaked.jsonl", "--accounts", &url, "--json"]);
+    let traced = sb.run(&[
+        "trace",
+        "--key",
+        "master.key",
+        "--suspect-outputs",
+        "leaked.jsonl",
+        "--accounts",
+        &url,
+        "--json",
+    ]);
     traced.ok();
     let listed: Vec<String> = traced.json()["accounts"]
         .as_array()
@@ -209,6 +306,9 @@ fn two_replicas_share_a_postgres_ledger_and_trace_reads_it() {
         .map(|a| a["account"].as_str().unwrap().to_string())
         .collect();
     for account in &accounts {
-        assert!(listed.contains(account), "{account} not read from the ledger: {listed:?}");
+        assert!(
+            listed.contains(account),
+            "{account} not read from the ledger: {listed:?}"
+        );
     }
 }

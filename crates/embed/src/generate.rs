@@ -147,7 +147,8 @@ impl Decoding {
 
     /// The token the last [`advance`](Self::advance) kept, if it kept one.
     pub fn last_kept(&self) -> Option<u32> {
-        self.kept.then(|| *self.context.last().expect("a kept token"))
+        self.kept
+            .then(|| *self.context.last().expect("a kept token"))
     }
 
     /// The tokens generated so far.

@@ -99,14 +99,20 @@ impl Ledger {
     /// `postgresql://` URL, or else the path of a SQLite file.
     pub async fn open(location: &str) -> Result<Self, LedgerError> {
         install_default_drivers();
-        let is_postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
+        let is_postgres =
+            location.starts_with("postgres://") || location.starts_with("postgresql://");
         let (url, backend, shown) = if is_postgres {
-            (location.to_string(), Backend::Postgres, mask_password(location))
+            (
+                location.to_string(),
+                Backend::Postgres,
+                mask_password(location),
+            )
         } else {
-            let path = std::path::absolute(Path::new(location)).map_err(|e| LedgerError::Database {
-                location: location.to_string(),
-                message: e.to_string(),
-            })?;
+            let path =
+                std::path::absolute(Path::new(location)).map_err(|e| LedgerError::Database {
+                    location: location.to_string(),
+                    message: e.to_string(),
+                })?;
             (sqlite_url(&path), Backend::Sqlite, location.to_string())
         };
         let fail = |e: sqlx::Error| LedgerError::Database {
@@ -127,7 +133,9 @@ impl Ledger {
         let pool = options.connect(&url).await.map_err(fail)?;
         if backend == Backend::Sqlite {
             // WAL is a property of the file: set once, kept by every later connection.
-            pool.execute("PRAGMA journal_mode = WAL").await.map_err(fail)?;
+            pool.execute("PRAGMA journal_mode = WAL")
+                .await
+                .map_err(fail)?;
         }
         for statement in SCHEMA {
             pool.execute(*statement).await.map_err(fail)?;
@@ -212,13 +220,12 @@ impl Ledger {
     /// The account of a presented bearer token, or `None` for an unknown or revoked key.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, LedgerError> {
         let hash = key_hash(token);
-        let row = sqlx::query(
-            "SELECT account FROM accounts WHERE key_hash = $1 AND revoked_ms IS NULL",
-        )
-        .bind(&hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
+        let row =
+            sqlx::query("SELECT account FROM accounts WHERE key_hash = $1 AND revoked_ms IS NULL")
+                .bind(&hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.fail(e))?;
         row.map(|row| {
             Ok(Authenticated {
                 account: row.try_get("account")?,
@@ -364,7 +371,10 @@ fn mask_password(url: &str) -> String {
 
 /// A driver error on one line.
 fn one_line(e: &sqlx::Error) -> String {
-    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -377,7 +387,10 @@ mod tests {
             mask_password("postgres://tm:s3cret@localhost:5432/ledger"),
             "postgres://tm:***@localhost:5432/ledger"
         );
-        assert_eq!(mask_password("postgres://localhost/x"), "postgres://localhost/x");
+        assert_eq!(
+            mask_password("postgres://localhost/x"),
+            "postgres://localhost/x"
+        );
         assert_eq!(
             sqlite_url(Path::new("/tmp/a b?#.db")),
             "sqlite:///tmp/a%20b%3F%23.db?mode=rwc"

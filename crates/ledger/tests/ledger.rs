@@ -31,7 +31,12 @@ async fn contract(location: &str) {
     let who = ledger.authenticate(alice.expose()).await.unwrap().unwrap();
     assert_eq!(who.account, "alice");
     assert_eq!(
-        ledger.authenticate(bob.expose()).await.unwrap().unwrap().account,
+        ledger
+            .authenticate(bob.expose())
+            .await
+            .unwrap()
+            .unwrap()
+            .account,
         "bob ü"
     );
     assert!(ledger.authenticate("tmk_wrong").await.unwrap().is_none());
@@ -53,21 +58,41 @@ async fn contract(location: &str) {
         Err(LedgerError::UnknownAccount(_))
     ));
 
-    ledger.record(&row("chatcmpl-1", "bob ü", 10)).await.unwrap();
-    ledger.record(&row("chatcmpl-2", "alice", 11)).await.unwrap();
-    ledger.record(&row("chatcmpl-3", "bob ü", 12)).await.unwrap();
+    ledger
+        .record(&row("chatcmpl-1", "bob ü", 10))
+        .await
+        .unwrap();
+    ledger
+        .record(&row("chatcmpl-2", "alice", 11))
+        .await
+        .unwrap();
+    ledger
+        .record(&row("chatcmpl-3", "bob ü", 12))
+        .await
+        .unwrap();
     assert!(
-        ledger.record(&row("chatcmpl-3", "bob ü", 13)).await.is_err(),
+        ledger
+            .record(&row("chatcmpl-3", "bob ü", 13))
+            .await
+            .is_err(),
         "request ids are unique"
     );
     assert_eq!(ledger.served_accounts().await.unwrap(), ["alice", "bob ü"]);
 
     // A second handle (another replica) sees the same state, and both write at once.
     let replica = Ledger::open(location).await.unwrap();
-    assert!(replica.authenticate(alice.expose()).await.unwrap().is_none());
+    assert!(
+        replica
+            .authenticate(alice.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
     let writes = |l: Ledger, tag: &'static str| async move {
         for i in 0..50 {
-            l.record(&row(&format!("{tag}-{i}"), tag, 100 + i)).await.unwrap();
+            l.record(&row(&format!("{tag}-{i}"), tag, 100 + i))
+                .await
+                .unwrap();
         }
     };
     tokio::join!(writes(ledger.clone(), "r1"), writes(replica.clone(), "r2"));
@@ -93,8 +118,13 @@ async fn sqlite_ledger_keeps_its_contract_and_survives_reopening() {
         !String::from_utf8_lossy(&text).contains("tmk_"),
         "an API key was stored in the clear"
     );
-    let err = Ledger::open("/nonexistent-dir/ledger.db").await.unwrap_err();
-    assert!(err.to_string().contains("/nonexistent-dir/ledger.db"), "{err}");
+    let err = Ledger::open("/nonexistent-dir/ledger.db")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent-dir/ledger.db"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,5 +133,8 @@ async fn postgres_ledger_keeps_its_contract() {
     let url = std::env::var("TRACEMARK_TEST_POSTGRES")
         .expect("TRACEMARK_TEST_POSTGRES=postgres://… names an empty database");
     contract(&url).await;
-    assert_eq!(Ledger::open(&url).await.unwrap().backend(), Backend::Postgres);
+    assert_eq!(
+        Ledger::open(&url).await.unwrap().backend(),
+        Backend::Postgres
+    );
 }

@@ -33,7 +33,9 @@ fn main() {
         let mut next = Vec::with_capacity(n);
         let mut logits = Vec::new();
         for s in 0..n {
-            let prompt: Vec<u32> = (0..32).map(|i| 1000 + (s * 37 + i * 11) as u32 % 20000).collect();
+            let prompt: Vec<u32> = (0..32)
+                .map(|i| 1000 + (s * 37 + i * 11) as u32 % 20000)
+                .collect();
             model.start_slot(s, &prompt, &mut logits).expect("prefill");
             next.push(argmax(&logits));
         }

@@ -44,7 +44,10 @@ async fn one(client: &reqwest::Client, base: &str, i: usize, tokens: usize) -> (
     let mut first = None;
     let mut text = String::new();
     while let Some(chunk) = response.chunk().await.expect("stream") {
-        if first.is_none() && chunk.windows(11).any(|w| w == b"\"content\":\"") && text.contains("\"role\"") {
+        if first.is_none()
+            && chunk.windows(11).any(|w| w == b"\"content\":\"")
+            && text.contains("\"role\"")
+        {
             first = Some(started.elapsed().as_secs_f64());
         }
         text.push_str(&String::from_utf8_lossy(&chunk));
@@ -118,7 +121,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    println!("tokens per request {tokens}, {rounds} rounds per stream; default model, 16 slots, 2 threads");
+    println!(
+        "tokens per request {tokens}, {rounds} rounds per stream; default model, 16 slots, 2 threads"
+    );
     println!("       server  streams  tokens/s  vs 1 stream  TTFT p50 ms  TTFT p99 ms");
     if let Some(url) = external {
         bench(&runtime, &url, "external", tokens, rounds);
@@ -144,7 +149,11 @@ fn main() {
         let served = gguf_served(None, &GgufOptions::default(), 16, 1024, &Quiet).expect("model");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-        let label = if key.is_some() { "tracemark wm" } else { "tracemark" };
+        let label = if key.is_some() {
+            "tracemark wm"
+        } else {
+            "tracemark"
+        };
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             key,

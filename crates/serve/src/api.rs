@@ -120,10 +120,13 @@ fn bad(param: &str, message: impl Into<String>) -> ApiError {
 impl ChatRequest {
     /// Parses and checks a request body.
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON ({e})")))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("the request body is not valid JSON ({e})"))
+        })?;
         let Some(object) = value.as_object() else {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
         };
         if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(bad(
@@ -196,13 +199,18 @@ impl ChatRequest {
             max_tokens: max_tokens.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             temperature,
             top_p,
-            top_k: w.top_k.map_or(0, |k| usize::try_from(k).unwrap_or(usize::MAX)),
+            top_k: w
+                .top_k
+                .map_or(0, |k| usize::try_from(k).unwrap_or(usize::MAX)),
             // OpenAI's seed is a signed 64-bit integer; its bits are the sampler's seed.
             seed: w.seed.map(|s| s as u64),
             stop,
             user: w.user,
             stream,
-            include_usage: w.stream_options.and_then(|o| o.include_usage).unwrap_or(false),
+            include_usage: w
+                .stream_options
+                .and_then(|o| o.include_usage)
+                .unwrap_or(false),
         })
     }
 }
@@ -230,7 +238,9 @@ fn check_message(i: usize, m: WireMessage) -> Result<Message, ApiError> {
                     (kind, _) => {
                         return Err(bad(
                             &param,
-                            format!("messages[{i}]: content part {kind:?} is not supported (text only)"),
+                            format!(
+                                "messages[{i}]: content part {kind:?} is not supported (text only)"
+                            ),
                         ));
                     }
                 }
@@ -357,14 +367,35 @@ mod tests {
             ("[]", "JSON object"),
             (r#"{"messages":[]}"#, "at least one message"),
             (r#"{"model":"m"}"#, "missing required parameter"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"foo":1}"#, "unrecognized request argument supplied: foo"),
-            (r#"{"messages":[{"role":"tool","content":"x"}]}"#, "role \"tool\""),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"foo":1}"#,
+                "unrecognized request argument supplied: foo",
+            ),
+            (
+                r#"{"messages":[{"role":"tool","content":"x"}]}"#,
+                "role \"tool\"",
+            ),
             (r#"{"messages":[{"role":"user"}]}"#, "has no content"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, "n = 1"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#, "at least 1"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":-5}"#, "invalid request"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, "between 0 and 2"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}"#, "needs stream"),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#,
+                "n = 1",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#,
+                "at least 1",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":-5}"#,
+                "invalid request",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+                "between 0 and 2",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}"#,
+                "needs stream",
+            ),
         ] {
             let e = parse(body).unwrap_err();
             assert_eq!(e.status.as_u16(), 400, "{body}");

@@ -83,7 +83,9 @@ impl EngineHandle {
                 TrySendError::Disconnected(_) => SubmitError::Stopped,
             }
         });
-        self.metrics.queue_depth.set(self.queued.load(Ordering::SeqCst) as i64);
+        self.metrics
+            .queue_depth
+            .set(self.queued.load(Ordering::SeqCst) as i64);
         result
     }
 }
@@ -180,7 +182,10 @@ impl Engine {
     fn admit(&mut self, rx: &Receiver<Job>) -> bool {
         // Cancelled requests free their slots first.
         for s in 0..self.slots.len() {
-            if self.slots[s].as_ref().is_some_and(|a| a.job.events.is_closed()) {
+            if self.slots[s]
+                .as_ref()
+                .is_some_and(|a| a.job.events.is_closed())
+            {
                 self.metrics.cancelled.inc();
                 self.release(s);
             }
@@ -214,7 +219,9 @@ impl Engine {
     fn begin(&mut self, s: usize, job: Job) {
         let mut logits = Vec::new();
         if let Err(e) = self.model.start_slot(s, &job.prompt_ids, &mut logits) {
-            let _ = job.events.send(Event::Failed(format!("the model failed: {e}")));
+            let _ = job
+                .events
+                .send(Event::Failed(format!("the model failed: {e}")));
             self.model.release_slot(s);
             return;
         }
@@ -255,7 +262,10 @@ impl Engine {
                     && text.is_char_boundary(a.shown)
                     && text.is_char_boundary(end)
                 {
-                    let _ = a.job.events.send(Event::Text(text[a.shown..end].to_string()));
+                    let _ = a
+                        .job
+                        .events
+                        .send(Event::Text(text[a.shown..end].to_string()));
                     a.shown = end;
                 }
             }

@@ -72,7 +72,11 @@ const MAX_BODY: usize = 8 << 20;
 
 async fn health(State(state): State<Shared>) -> Response {
     if state.draining.load(Ordering::SeqCst) {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "draining" }))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "draining" })),
+        )
+            .into_response()
     } else {
         axum::Json(json!({ "status": "ok", "model": state.model_id })).into_response()
     }
@@ -80,7 +84,10 @@ async fn health(State(state): State<Shared>) -> Response {
 
 async fn metrics(State(state): State<Shared>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -154,7 +161,8 @@ async fn handle(
         return Err(ApiError::draining());
     }
     let account = authenticate(state, headers).await?;
-    let body = body.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+    let body =
+        body.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
     let request = ChatRequest::parse(&body)?;
     let queued = enqueue(state, account, request)?;
     if queued.stream {
@@ -257,7 +265,10 @@ fn finish_reason(stop: StopReason) -> &'static str {
 /// Writes the request's ledger row; the answer is delivered only once it is written.
 async fn record(state: &AppState, q: &Queued, done: &Finished) -> Result<(), ApiError> {
     state.metrics.prompt_tokens.inc_by(q.usage_prompt as u64);
-    state.metrics.completion_tokens.inc_by(done.ids.len() as u64);
+    state
+        .metrics
+        .completion_tokens
+        .inc_by(done.ids.len() as u64);
     let Some(ledger) = &state.ledger else {
         return Ok(());
     };
@@ -286,13 +297,19 @@ async fn whole(state: &AppState, mut q: Queued, arrived: Instant) -> Result<Resp
         match event {
             Event::Text(_) => {
                 if std::mem::take(&mut first) {
-                    state.metrics.first_token.observe(arrived.elapsed().as_secs_f64());
+                    state
+                        .metrics
+                        .first_token
+                        .observe(arrived.elapsed().as_secs_f64());
                 }
             }
             Event::Failed(message) => return Err(ApiError::internal(message)),
             Event::Done(done) => {
                 record(state, &q, &done).await?;
-                state.metrics.latency.observe(arrived.elapsed().as_secs_f64());
+                state
+                    .metrics
+                    .latency
+                    .observe(arrived.elapsed().as_secs_f64());
                 let usage = Usage {
                     prompt: q.usage_prompt,
                     completion: done.ids.len(),
@@ -302,7 +319,9 @@ async fn whole(state: &AppState, mut q: Queued, arrived: Instant) -> Result<Resp
             }
         }
     }
-    Err(ApiError::internal("the engine stopped before the answer was complete"))
+    Err(ApiError::internal(
+        "the engine stopped before the answer was complete",
+    ))
 }
 
 fn sse(value: &Value) -> Result<SseEvent, Infallible> {
@@ -323,7 +342,10 @@ fn stream(state: Shared, mut q: Queued, arrived: Instant) -> Response {
             match event {
                 Event::Text(piece) => {
                     if std::mem::take(&mut first) {
-                        state.metrics.first_token.observe(arrived.elapsed().as_secs_f64());
+                        state
+                            .metrics
+                            .first_token
+                            .observe(arrived.elapsed().as_secs_f64());
                     }
                     let chunk = api::chunk(&q.head, json!({ "content": piece }), None);
                     if tx.send(sse(&chunk)).await.is_err() {
@@ -339,7 +361,10 @@ fn stream(state: Shared, mut q: Queued, arrived: Instant) -> Response {
                         let _ = tx.send(sse(&e.body())).await;
                         return;
                     }
-                    state.metrics.latency.observe(arrived.elapsed().as_secs_f64());
+                    state
+                        .metrics
+                        .latency
+                        .observe(arrived.elapsed().as_secs_f64());
                     let last = api::chunk(&q.head, json!({}), Some(finish_reason(done.stop)));
                     let _ = tx.send(sse(&last)).await;
                     if q.include_usage {

@@ -120,7 +120,9 @@ pub async fn serve_until(
         )));
     }
     if config.queue == 0 {
-        return Err(ServeError::Config("the queue must hold at least 1 request".into()));
+        return Err(ServeError::Config(
+            "the queue must hold at least 1 request".into(),
+        ));
     }
     let ledger = match &config.ledger {
         Some(location) => Some(Ledger::open(location).await?),
@@ -128,9 +130,13 @@ pub async fn serve_until(
     };
     let n_ctx = model.model.context_length().unwrap_or(usize::MAX);
     let metrics = Arc::new(metrics::Metrics::default());
-    let (engine, engine_thread) =
-        engine::start(model.model, model.tokenizer.clone(), config.queue, metrics.clone())
-            .map_err(|e| ServeError::Io(format!("cannot start the decode thread: {e}")))?;
+    let (engine, engine_thread) = engine::start(
+        model.model,
+        model.tokenizer.clone(),
+        config.queue,
+        metrics.clone(),
+    )
+    .map_err(|e| ServeError::Io(format!("cannot start the decode thread: {e}")))?;
     let state = Arc::new(http::AppState {
         engine,
         tokenizer: model.tokenizer,

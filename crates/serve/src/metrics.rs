@@ -51,14 +51,26 @@ impl Default for Metrics {
             "Chat-completion requests answered, by HTTP status",
             requests.clone(),
         );
-        registry.register("prompt_tokens", "Prompt tokens of completed requests", prompt_tokens.clone());
+        registry.register(
+            "prompt_tokens",
+            "Prompt tokens of completed requests",
+            prompt_tokens.clone(),
+        );
         registry.register(
             "completion_tokens",
             "Tokens generated for completed requests",
             completion_tokens.clone(),
         );
-        registry.register("queue_depth", "Requests waiting for a sequence slot", queue_depth.clone());
-        registry.register("active_sequences", "Sequences being decoded", active.clone());
+        registry.register(
+            "queue_depth",
+            "Requests waiting for a sequence slot",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "active_sequences",
+            "Sequences being decoded",
+            active.clone(),
+        );
         registry.register(
             "cancelled",
             "Requests whose client left before the answer was complete",
