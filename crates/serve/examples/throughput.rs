@@ -68,7 +68,11 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// Runs 1, 4 and 16 concurrent streams against `base` and prints a row for each.
 fn bench(runtime: &tokio::runtime::Runtime, base: &str, label: &str, tokens: usize, rounds: usize) {
-    let client = reqwest::Client::new();
+    // A new connection per request: llama-server closes idle keep-alive connections.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let mut single = None;
     for streams in [1usize, 4, 16] {
         let started = Instant::now();
