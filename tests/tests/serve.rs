@@ -338,13 +338,20 @@ fn bad_input_gets_openai_errors_and_a_full_queue_gets_429() {
         .as_str()
         .unwrap()
         .to_string();
-    let word = full.split_whitespace().nth(3).expect("a few words").to_string();
+    let word = full
+        .split_whitespace()
+        .nth(3)
+        .expect("a few words")
+        .to_string();
     let mut stopped = free.clone();
     stopped["stop"] = json!([word]);
     let v = chat(&addr, None, &stopped).json();
     assert_eq!(v["choices"][0]["finish_reason"], "stop", "{v}");
     let cut = &full[..full.find(&word).unwrap()];
-    assert_eq!(v["choices"][0]["message"]["content"], cut, "stop {word:?} in {full:?}");
+    assert_eq!(
+        v["choices"][0]["message"]["content"], cut,
+        "stop {word:?} in {full:?}"
+    );
 
     // A client that hangs up mid-stream: its slot (the only one) is freed for the next.
     let long = json!({ "messages": user(RAIN), "max_tokens": 200, "stream": true, "seed": 1 });
