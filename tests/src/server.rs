@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use crate::Sandbox;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -237,4 +239,33 @@ pub fn ledger_requests(location: &str) -> Vec<tracemark_ledger::RequestRow> {
         ledger.close().await;
         rows
     })
+}
+
+/// `tracemark accounts create ACCOUNT --ledger LEDGER` in `sb`: the new API key.
+pub fn create_account(sb: &Sandbox, ledger: &str, account: &str) -> String {
+    let out = sb.run(&["accounts", "create", account, "--ledger", ledger]);
+    out.ok();
+    out.stdout.trim().to_string()
+}
+
+/// Starts `tracemark query --json ARGS` in `dir`, with `key` (if any) in `TM_KEY`.
+pub fn spawn_query(dir: &Path, key: Option<&str>, args: &[&str]) -> Child {
+    let mut cmd = Command::new(crate::bin());
+    cmd.args(["query", "--json"]).args(args).current_dir(dir);
+    if let Some(key) = key {
+        cmd.args(["--api-key-env", "TM_KEY"]).env("TM_KEY", key);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tracemark query")
+}
+
+/// Waits for a query and returns its JSON summary, asserting success.
+pub fn finish_query(child: Child) -> Value {
+    let out = child.wait_with_output().expect("wait for query");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "query failed: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
 }

@@ -9,41 +9,20 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tracemark_tests::Sandbox;
-use tracemark_tests::server::{Server, ledger_requests};
+use tracemark_tests::server::{
+    Server, create_account, finish_query as finish, ledger_requests, spawn_query,
+};
 
 /// `n` prompts, one per line.
 fn prompts(n: usize, topic: &str) -> String {
     (0..n)
         .map(|i| format!("Give me one fact about {topic} number {i}.\n"))
         .collect()
-}
-
-/// Starts `tracemark query` in `dir` with the API key in `TM_KEY`.
-fn spawn_query(dir: &Path, key: &str, args: &[&str]) -> Child {
-    Command::new(tracemark_tests::bin())
-        .arg("query")
-        .args(["--api-key-env", "TM_KEY", "--json"])
-        .args(args)
-        .current_dir(dir)
-        .env("TM_KEY", key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracemark query")
-}
-
-/// Waits for a query and returns its JSON summary, asserting success.
-fn finish(child: Child) -> Value {
-    let out = child.wait_with_output().expect("wait for query");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "query failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
 }
 
 fn records(path: &Path) -> Vec<Value> {
@@ -54,12 +33,6 @@ fn records(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn create_account(sb: &Sandbox, account: &str) -> String {
-    let out = sb.run(&["accounts", "create", account, "--ledger", "ledger.db"]);
-    out.ok();
-    out.stdout.trim().to_string()
-}
-
 #[test]
 fn sixteen_clients_times_eight_requests_are_all_answered_and_recorded_once() {
     let sb = Sandbox::new();
@@ -67,7 +40,7 @@ fn sixteen_clients_times_eight_requests_are_all_answered_and_recorded_once() {
     let keys: Vec<(String, String)> = (0..16)
         .map(|i| {
             let account = format!("client-{i:02}");
-            let key = create_account(&sb, &account);
+            let key = create_account(&sb, "ledger.db", &account);
             (account, key)
         })
         .collect();
@@ -99,7 +72,7 @@ fn sixteen_clients_times_eight_requests_are_all_answered_and_recorded_once() {
             std::fs::write(dir.join("p.txt"), prompts(8, account)).unwrap();
             spawn_query(
                 &dir,
-                key,
+                Some(key),
                 &[
                     "--base-url",
                     &base,
@@ -151,7 +124,7 @@ fn sixteen_clients_times_eight_requests_are_all_answered_and_recorded_once() {
 fn kill_9_mid_corpus_loses_no_recorded_answer_and_the_client_resumes() {
     let sb = Sandbox::new();
     sb.keygen("master.key", &["--accounts"]);
-    let key = create_account(&sb, "harvester");
+    let key = create_account(&sb, "ledger.db", "harvester");
     sb.write("p.txt", prompts(24, "rivers"));
     let gguf = tracemark_tests::test_gguf();
     let serve_args = |listen: &str| -> Vec<String> {
@@ -194,7 +167,7 @@ fn kill_9_mid_corpus_loses_no_recorded_answer_and_the_client_resumes() {
         "--max-retries",
         "12",
     ];
-    let client = spawn_query(&sb.path(""), &key, &query_args);
+    let client = spawn_query(&sb.path(""), Some(&key), &query_args);
 
     // Kill the server once a quarter of the corpus has arrived.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -236,7 +209,7 @@ fn kill_9_mid_corpus_loses_no_recorded_answer_and_the_client_resumes() {
     assert_eq!(indices.len(), 24, "every prompt answered once");
 
     // A rerun asks nothing again.
-    let again = finish(spawn_query(&sb.path(""), &key, &query_args));
+    let again = finish(spawn_query(&sb.path(""), Some(&key), &query_args));
     assert_eq!(again["answered"], 0, "{again}");
     assert_eq!(again["resumed"], 24, "{again}");
     let (code, stderr) = second.stop(false);

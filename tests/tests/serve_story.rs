@@ -8,11 +8,10 @@
 //! replicas write to one PostgreSQL ledger, and `trace` reads it.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 use tracemark_tests::Sandbox;
-use tracemark_tests::server::{Server, ledger_requests};
+use tracemark_tests::server::{Server, create_account, finish_query, ledger_requests, spawn_query};
 
 /// The demo's bundled prompts, as (split, prompt).
 fn bundled(split: &str) -> Vec<String> {
@@ -26,25 +25,13 @@ fn bundled(split: &str) -> Vec<String> {
 
 /// `tracemark query` in `dir`, with `key` (if any) in the environment; asserts success.
 fn query(dir: &Path, key: Option<&str>, args: &[&str]) -> Value {
-    let mut cmd = Command::new(tracemark_tests::bin());
-    cmd.arg("query").arg("--json").args(args).current_dir(dir);
-    if let Some(key) = key {
-        cmd.args(["--api-key-env", "TM_KEY"]).env("TM_KEY", key);
-    }
-    let out = cmd.output().expect("run tracemark query");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "query failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap()
+    finish_query(spawn_query(dir, key, args))
 }
 
 fn create_accounts(sb: &Sandbox, ledger: &str, accounts: &[&str]) -> Vec<String> {
     accounts
         .iter()
-        .map(|a| {
-            let out = sb.run(&["accounts", "create", a, "--ledger", ledger]);
-            out.ok();
-            out.stdout.trim().to_string()
-        })
+        .map(|a| create_account(sb, ledger, a))
         .collect()
 }
 

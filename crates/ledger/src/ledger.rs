@@ -333,8 +333,8 @@ pub fn check_account_id(id: &str) -> Result<(), LedgerError> {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, as the ledger's times are stored.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -24,4 +24,6 @@ mod ledger;
 
 pub use api_key::{ApiKey, KeyId};
 pub use error::LedgerError;
-pub use ledger::{AccountInfo, Authenticated, Backend, Ledger, RequestRow, check_account_id};
+pub use ledger::{
+    AccountInfo, Authenticated, Backend, Ledger, RequestRow, check_account_id, now_ms,
+};

@@ -243,11 +243,10 @@ impl Engine {
             return;
         };
         let model = &self.model;
-        let next = a
+        let mut next = a
             .decoding
             .advance(&mut a.job.embedder, &mut a.logits, |t| model.is_eog(t));
         a.pending = None;
-        let mut next = next;
         if a.decoding.last_kept().is_some() {
             let text = self.tokenizer.decode(a.decoding.ids());
             if let Some(cut) = find_stop(&text, &a.job.stop, a.shown) {
@@ -255,8 +254,8 @@ impl Engine {
                 a.decoding.finish(StopReason::Stopped);
                 next = Next::Finished(StopReason::Stopped);
             } else {
-                let safe = text.len() - held_back(&text, &a.job.stop);
-                let end = safe.min(text.len());
+                // Text that may start a stop sequence waits until it is known not to.
+                let end = text.len() - held_back(&text, &a.job.stop);
                 if !text[..end].ends_with('\u{FFFD}')
                     && end > a.shown
                     && text.is_char_boundary(a.shown)

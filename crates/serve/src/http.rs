@@ -275,9 +275,7 @@ async fn record(state: &AppState, q: &Queued, done: &Finished) -> Result<(), Api
     let row = RequestRow {
         request_id: q.head.id.clone(),
         account: q.account.clone().unwrap_or_else(|| "-".into()),
-        created_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64),
+        created_ms: tracemark_ledger::now_ms(),
         model: q.head.model.clone(),
         watermark_key_id: state.key.as_ref().map(|k| k.id().to_string()),
         prompt_tokens: q.usage_prompt as i64,
