@@ -35,26 +35,38 @@ fn create_accounts(sb: &Sandbox, ledger: &str, accounts: &[&str]) -> Vec<String>
         .collect()
 }
 
+/// The demo's watermark (KGW γ = 0.25, δ = 3, LeftHash h = 1), all of δ carrying the account,
+/// under a fixed secret, so that the run is the same every time (the answers depend only on
+/// key, account and seed, whatever the batching).
+fn master(sb: &Sandbox) {
+    use tracemark_core::{
+        AccountLayer, Delta, Gamma, Key, Scheme, Seeding, SeedingKind, WatermarkConfig,
+    };
+    let config = WatermarkConfig {
+        scheme: Scheme::Kgw {
+            gamma: Gamma::new(0.25).unwrap(),
+            delta: Delta::new(3.0).unwrap(),
+        },
+        seeding: Seeding::new(SeedingKind::LeftHash, 1).unwrap(),
+    };
+    let key = Key::from_secret([7; 32], config)
+        .with_accounts(AccountLayer::new(2, 1024, 3.0).unwrap())
+        .unwrap();
+    sb.write("master.key", key.to_json());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        sb.path("master.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+}
+
 const ACCOUNTS: [&str; 5] = ["harvester-1", "harvester-2", "user-1", "user-2", "user-3"];
 
 #[test]
 fn a_student_distilled_over_http_is_traced_to_the_harvesting_accounts() {
     let sb = Sandbox::new();
-    sb.run(&[
-        "keygen",
-        "--out",
-        "master.key",
-        "--seeding",
-        "lefthash",
-        "--context",
-        "1",
-        "--delta",
-        "3",
-        "--accounts",
-        "--account-delta",
-        "3",
-    ])
-    .ok();
+    master(&sb);
     let keys = create_accounts(&sb, "ledger.db", &ACCOUNTS);
     let gguf = tracemark_tests::test_gguf();
     let teacher = Server::start(
